@@ -1,0 +1,73 @@
+/* uuid.c - version 7 UUIDs from the clock and getrandom(). */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "uuid.h"
+#include "banned.h"
+
+static void fill_random(unsigned char *p, size_t n)
+{
+	ssize_t got = getrandom(p, n, 0);
+
+	if (got != (ssize_t)n) {
+		/* never seen on Linux; keep ids unique-ish rather than fail a request */
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			p[i] = (unsigned char)(i * 131 + (size_t)&got);
+	}
+}
+
+void uuid_v7(char out[UUID_STR_LEN + 1], int64_t unix_ms)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	int i, o = 0;
+
+	fill_random(b + 6, 10);
+	for (i = 0; i < 6; i++)
+		b[i] = (unsigned char)(unix_ms >> (40 - 8 * i));
+	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
+	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+int uuid_valid(const char *s)
+{
+	int i;
+
+	for (i = 0; i < UUID_STR_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return 0;
+		}
+	}
+	return s[UUID_STR_LEN] == '\0';
+}
+
+int64_t uuid_v7_time(const char *s)
+{
+	int64_t ms = 0;
+	int i;
+
+	if (!uuid_valid(s) || s[14] != '7')
+		return -1;
+	for (i = 0; i < 13; i++) {
+		int c = tolower((unsigned char)s[i]);
+
+		if (c == '-')
+			continue;
+		ms = ms * 16 + (c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	return ms;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# deploy/run.sh - `make run`: database, migrations, then lighttpd in the foreground.
+#
+# Uses DATABASE_URL when set, else starts (and afterwards stops) the embedded
+# cluster in var/pg. Ctrl-C or SIGTERM: lighttpd shuts down gracefully, the
+# FastCGI programs drain their capture queues, then PostgreSQL stops.
+# Overridable for tests: CAPTURE_BIN (programs), CAPTURE_VAR (state),
+# CAPTURE_CONFIG (config file).
+set -eu
+. "$(dirname "$0")/common.sh"
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${CAPTURE_BIN:-$root/build}
+var=${CAPTURE_VAR:-$root/var}
+export CAPTURE_CONFIG=${CAPTURE_CONFIG:-$root/config.env}
+[ -x "$bin/proxy_fcgi" ] || die "$bin/proxy_fcgi is not built (run make)"
+
+# The C loader is the one judge of config: it exits non-zero naming a bad
+# option or a port in use, else prints NAME='value' lines.
+cfg=$("$bin/proxy_fcgi" --check-config) || exit 1
+eval "$cfg"
+
+mkdir -p "$var/run" "$var/tmp" "$var/log"
+chmod 700 "$var/run" "$var/tmp"
+run=$(cd "$var/run" && pwd)
+if [ -f "$run/lighttpd.pid" ] && kill -0 "$(cat "$run/lighttpd.pid")" 2>/dev/null; then
+	die "already running (lighttpd pid $(cat "$run/lighttpd.pid"), state in $var)"
+fi
+
+started_pg=""
+if [ -z "$DATABASE_URL" ]; then
+	DATABASE_URL=$("$root/deploy/pg.sh" start "$var/pg")
+	started_pg=1
+	db_label="embedded PostgreSQL in $var/pg"
+else
+	db_label=$(printf '%s' "$DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#; s#(password=)[^& ]*#\1***#')
+fi
+export DATABASE_URL
+
+stop_all() {
+	trap '' INT TERM
+	if [ -n "${lpid:-}" ] && kill -0 "$lpid" 2>/dev/null; then
+		kill -INT "$lpid" 2>/dev/null || true
+		wait_pid_gone "$lpid" 20 || kill -KILL "$lpid" 2>/dev/null || true
+	fi
+	# lighttpd has sent SIGTERM to its FastCGI children; give them time to
+	# write their queued captures before the database goes away.
+	local f
+	for f in "$run"/proxy_fcgi.pid "$run"/dashboard_fcgi.pid; do
+		stop_pidfile "$f" 30
+	done
+	[ -n "$started_pg" ] && "$root/deploy/pg.sh" stop "$var/pg"
+	say "stopped"
+}
+trap 'stop_all; exit 1' EXIT
+trap 'stop_all; trap - EXIT; exit 0' INT TERM
+
+"$root/deploy/migrate.sh" "$DATABASE_URL"
+
+if [ -n "$DASHBOARD_AUTH_FILE" ]; then
+	[ -r "$DASHBOARD_AUTH_FILE" ] || die "DASHBOARD_AUTH_FILE: cannot read $DASHBOARD_AUTH_FILE"
+	cat >"$run/web-auth.conf" <<AUTH
+auth.backend = "htpasswd"
+auth.backend.htpasswd.userfile = "$(cd "$(dirname "$DASHBOARD_AUTH_FILE")" && pwd)/$(basename "$DASHBOARD_AUTH_FILE")"
+auth.require = ( "/" => ( "method" => "basic", "realm" => "capture dashboard", "require" => "valid-user" ) )
+AUTH
+else
+	: >"$run/web-auth.conf"
+fi
+
+case "$WEB_HOST" in *:*) web_sock="[$WEB_HOST]:$WEB_PORT" ;; *) web_sock="$WEB_HOST:$WEB_PORT" ;; esac
+export CAPTURE_ROOT=$root CAPTURE_RUN=$run CAPTURE_BIN=$(cd "$bin" && pwd)
+export CAPTURE_TMP=$(cd "$var/tmp" && pwd) CAPTURE_WEB_SOCKET=$web_sock
+export CAPTURE_MAX_REQUEST_KB=$(( MAX_REQUEST_BODY / 1024 + 1024 ))
+export PROXY_HOST PROXY_PORT WEB_HOST WEB_PORT
+[ -n "${SPOOL_DIR:-}" ] || export SPOOL_DIR="$var/spool"
+
+lighttpd -tt -f "$root/lighttpd.conf" >/dev/null || die "lighttpd rejected lighttpd.conf (see above)"
+lighttpd -D -f "$root/lighttpd.conf" &
+lpid=$!
+
+for _ in $(seq 100); do
+	kill -0 "$lpid" 2>/dev/null || die "lighttpd exited at start (see its message above)"
+	(exec 3<>"/dev/tcp/$PROXY_HOST/$PROXY_PORT") 2>/dev/null && break
+	sleep 0.05
+done
+
+cat <<BANNER
+🚀 OpenAI capture proxy (OpenAI 代理服务)
+============================================================
+📡 Proxy:      http://$PROXY_HOST:$PROXY_PORT   (base_url http://$PROXY_HOST:$PROXY_PORT/v1)
+🌐 Dashboard:  http://$WEB_HOST:$WEB_PORT
+🗄  Database:   $db_label
+============================================================
+Press Ctrl-C to stop.
+BANNER
+
+wait "$lpid" || true
+lpid=""
+say "lighttpd exited"

@@ -1,0 +1,127 @@
+/* main.c - proxy_fcgi: the FastCGI program that forwards /v1/... and captures each call. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkconfig.h"
+#include "forward.h"
+#include "log.h"
+#include "maint.h"
+#include "server.h"
+#include "writer.h"
+#include "xalloc.h"
+#include "banned.h"
+
+/* Seconds to keep writing queued captures after a stop signal. */
+#define DRAIN_SECONDS 20
+
+struct app {
+	struct config cfg;
+	char *instance;
+	struct writer *writer;
+	struct maint *maint;
+};
+
+static void *thread_init(void *arg)
+{
+	(void)arg;
+	return forward_ctx_new();
+}
+
+static void thread_free(void *ctx)
+{
+	forward_ctx_free(ctx);
+}
+
+static void handle(FCGX_Request *req, void *ctx, void *arg)
+{
+	struct app *app = arg;
+	struct capture *c = forward_request(ctx, req, &app->cfg);
+
+	if (!c)
+		return;
+	c->instance = xstrdup(app->instance);
+	log_debug("%s %s %s -> %d %s %.1f ms", c->id, c->method, c->path, c->status,
+		  capture_outcome_name(c->outcome), c->duration_ms);
+	writer_push(app->writer, c);
+}
+
+static void on_stop(void *arg)
+{
+	struct app *app = arg;
+
+	maint_stop(app->maint);
+	writer_stop(app->writer, DRAIN_SECONDS);
+}
+
+static char *instance_name(const struct config *cfg)
+{
+	char host[256];
+
+	if (*cfg->instance_name)
+		return xstrdup(cfg->instance_name);
+	if (gethostname(host, sizeof(host)) != 0)
+		return xstrdup("proxy");
+	host[sizeof(host) - 1] = '\0';
+	return xstrdup(host);
+}
+
+static int load_config(struct config *cfg)
+{
+	const char *path = getenv("CAPTURE_CONFIG");
+	char err[1024];
+
+	if (config_load(cfg, path && *path ? path : "config.env", path && *path,
+			err, sizeof(err))) {
+		log_error("configuration: %s", err);
+		return -1;
+	}
+	if (!*cfg->database_url) {
+		log_error("DATABASE_URL is empty: start through `make run`, which provides one");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct server srv = { 0 };
+	struct app app = { 0 };
+	int rc = 1;
+
+	server_block_signals();
+	if (argc > 1 && !strcmp(argv[1], "--check-config"))
+		return checkconfig_main();
+	if (argc > 1) {
+		fprintf(stderr, "usage: proxy_fcgi [--check-config]\n"
+			"Runs under lighttpd (see lighttpd.conf); start it with `make run`.\n");
+		return 2;
+	}
+	log_init("proxy_fcgi", LOG_LEVEL_INFO);
+	if (load_config(&app.cfg))
+		goto out;
+	log_init("proxy_fcgi", app.cfg.log_level);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	app.instance = instance_name(&app.cfg);
+	app.writer = writer_start(&app.cfg);
+	app.maint = maint_start(&app.cfg);
+	server_write_pidfile("proxy_fcgi");
+	srv.name = "proxy_fcgi";
+	srv.threads = app.cfg.proxy_threads;
+	srv.thread_init = thread_init;
+	srv.thread_free = thread_free;
+	srv.handle = handle;
+	srv.on_stop = on_stop;
+	srv.app = &app;
+	rc = server_run(&srv) ? 1 : 0;
+	if (rc) {
+		on_stop(&app);
+	}
+	curl_global_cleanup();
+out:
+	free(app.instance);
+	config_release(&app.cfg);
+	return rc;
+}

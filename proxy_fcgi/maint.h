@@ -1,0 +1,19 @@
+/* maint.h - background housekeeping of the captures table.
+ *
+ * A thread with its own connection creates daily partitions ahead of time
+ * (hourly) and prunes to MAX_REQUESTS_HISTORY in small batches, so neither
+ * ever holds up the writer's inserts. */
+#ifndef MAINT_H
+#define MAINT_H
+
+#include "config.h"
+
+struct maint;
+
+/* Starts the thread; returns NULL (and does nothing) if there is no work
+ * for it, which never happens as partitions always need creating. */
+struct maint *maint_start(const struct config *cfg);
+/* Stops the thread (ending a prune between batches) and frees m; NULL is fine. */
+void maint_stop(struct maint *m);
+
+#endif

@@ -1,0 +1,213 @@
+/* searchtext.c - the words of a request and its reply, for full-text search. */
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <json.h>
+
+#include "searchtext.h"
+#include "buf.h"
+#include "utf8.h"
+#include "banned.h"
+
+/* A run of base64 characters this long is an encoded file, not words. */
+#define BLOB_MIN 200
+#define SEARCH_JSON_DEPTH 64
+
+struct search {
+	struct buf out;
+	bool need_sep;   /* the next text starts a new piece: '\n' first */
+};
+
+static bool json_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Parses p[0..n) as one JSON value with nothing but whitespace after it;
+ * NULL if it is not that. The caller puts the result. */
+static json_object *json_parse_bytes(const char *p, size_t n)
+{
+	json_tokener *tok;
+	json_object *o = NULL;
+	size_t end;
+
+	if (!p || n == 0 || n > INT_MAX)
+		goto out;
+	tok = json_tokener_new_ex(SEARCH_JSON_DEPTH);
+	if (!tok)
+		goto out;
+	o = json_tokener_parse_ex(tok, p, (int)n);
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		end = json_tokener_get_parse_end(tok);
+		while (end < n && json_ws(p[end]))
+			end++;
+		if (end < n) {
+			json_object_put(o);
+			o = NULL;
+		}
+	} else {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+out:
+	return o;
+}
+
+static bool full(const struct search *s)
+{
+	return s->out.len >= s->out.cap;
+}
+
+/* Appends p[0..n) as valid UTF-8. Only what can still fit is read (plus a
+ * character's worth, so the cut is not mistaken for a broken character). */
+static void emit(struct search *s, const char *p, size_t n)
+{
+	size_t room;
+
+	if (n == 0 || full(s))
+		return;
+	if (s->need_sep && s->out.len)
+		buf_addch(&s->out, '\n');
+	s->need_sep = false;
+	room = s->out.cap - s->out.len;
+	if (n > room && n - room > 4)
+		n = room + 4;
+	utf8_sanitize(p, n, &s->out);
+}
+
+static bool b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' ||
+	       c == '-' || c == '_';
+}
+
+static size_t b64_run(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && b64_char(p[i]))
+		i++;
+	return i;
+}
+
+/* "data:MEDIATYPE[;base64],..." - a comma before any space tells it from
+ * prose that happens to start with "data:". */
+static bool data_url(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n < 5 || memcmp(p, "data:", 5))
+		return false;
+	for (i = 5; i < n && i < 256 && !json_ws(p[i]); i++)
+		if (p[i] == ',')
+			return true;
+	return false;
+}
+
+/* Adds one string as a piece of its own, leaving out base64 blobs inside it;
+ * a data: URL is left out whole. */
+static void add_text(struct search *s, const char *p, size_t n)
+{
+	size_t i = 0, start = 0, run;
+
+	if (data_url(p, n))
+		return;
+	s->need_sep = true;
+	while (i < n && !full(s)) {
+		run = b64_run(p + i, n - i);
+		if (run >= BLOB_MIN) {
+			emit(s, p + start, i - start);
+			start = i + run;
+		}
+		i += run ? run : 1;
+	}
+	emit(s, p + start, n - start);
+}
+
+static json_object *jget(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (o && json_object_is_type(o, json_type_object))
+		json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+static bool is_array(json_object *o)
+{
+	return o && json_object_is_type(o, json_type_array);
+}
+
+/* Adds o if it is a string; other types add nothing. */
+static void add_str(struct search *s, json_object *o)
+{
+	if (o && json_object_is_type(o, json_type_string))
+		add_text(s, json_object_get_string(o),
+			 (size_t)json_object_get_string_len(o));
+}
+
+/* Content is a string or a list of parts; only parts with "text" are words
+ * (text, input_text, output_text), not image, audio or file parts. */
+static void add_content(struct search *s, json_object *c)
+{
+	size_t i, n;
+
+	add_str(s, c);
+	if (!is_array(c))
+		return;
+	n = json_object_array_length(c);
+	for (i = 0; i < n && !full(s); i++)
+		add_str(s, jget(json_object_array_get_idx(c, i), "text"));
+}
+
+/* messages[] of chat, or input[] of the Responses API: each element a string
+ * or an item with "content". */
+static void add_items(struct search *s, json_object *list)
+{
+	json_object *item;
+	size_t i, n;
+
+	add_str(s, list);
+	if (!is_array(list))
+		return;
+	n = json_object_array_length(list);
+	for (i = 0; i < n && !full(s); i++) {
+		item = json_object_array_get_idx(list, i);
+		add_str(s, item);
+		add_content(s, jget(item, "content"));
+	}
+}
+
+static void add_request(struct search *s, const char *body, size_t n)
+{
+	json_object *o = json_parse_bytes(body, n);
+
+	if (o) {
+		add_str(s, jget(o, "instructions"));
+		add_content(s, jget(o, "system"));
+		add_items(s, jget(o, "messages"));
+		add_items(s, jget(o, "prompt"));
+		add_items(s, jget(o, "input"));
+		json_object_put(o);
+	}
+}
+
+char *searchtext_build(const char *request_body, size_t request_len,
+		       const char *reply, size_t reply_len, size_t max)
+{
+	struct search s;
+	char *text;
+	size_t len;
+
+	buf_init(&s.out, max);
+	s.need_sep = false;
+	add_request(&s, request_body, request_len);
+	if (reply)
+		add_text(&s, reply, reply_len);
+	text = buf_detach(&s.out, &len);
+	text[utf8_floor(text, len)] = '\0';
+	return text;
+}

@@ -1,0 +1,24 @@
+/* writer.h - moves finished captures into PostgreSQL, off the request path.
+ *
+ * Workers hand captures over with writer_push(), which only takes a lock and
+ * links a pointer. One writer thread inserts them in batches (pipeline mode,
+ * one transaction per batch) on its own connection, reconnecting with
+ * backoff while the database is away. */
+#ifndef WRITER_H
+#define WRITER_H
+
+#include "capture.h"
+#include "config.h"
+
+struct writer;
+
+/* Starts the writer thread; it connects when it first has work. */
+struct writer *writer_start(const struct config *cfg);
+/* Takes ownership of c. Never blocks on the database. */
+void writer_push(struct writer *w, struct capture *c);
+/* Writes what is queued (giving up after drain_seconds if the database is
+ * unreachable, logging how many captures could not be written), stops the
+ * thread and frees w. NULL is fine. */
+void writer_stop(struct writer *w, int drain_seconds);
+
+#endif
