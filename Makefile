@@ -10,7 +10,7 @@ PKGS     := json-c libcurl libpq
 WARN     := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
             -Wvla -Wwrite-strings -Wshadow -Werror
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Icommon \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Icommon \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += -lfcgi $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -33,21 +33,25 @@ all: $(PROGS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard common/*.h proxy_fcgi/*.h dashboard_fcgi/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/proxy_fcgi: $(PROXY_OBJS) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/dashboard_fcgi: $(DASH_OBJS) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-# A unit test #includes the .c files it tests (to reach their statics) and
-# links the common objects it does not include.
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(COMMON_OBJS) \
-		$(wildcard common/*.c proxy_fcgi/*.c dashboard_fcgi/*.c)
+# A unit test #includes the one .c file it tests (to reach its statics) and
+# links every other object of both programs, less their main.o.
+TEST_OBJS := $(COMMON_OBJS) $(filter-out %/main.o,$(PROXY_OBJS) $(DASH_OBJS))
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(TEST_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -Iproxy_fcgi -Idashboard_fcgi -o $@ $< \
-		$(filter-out $(patsubst %.c,$(BUILD)/obj/%.o,$(shell sed -n 's|^#include "\.\./\.\./\(.*\.c\)"|\1|p' $<)),$(COMMON_OBJS)) \
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -Iproxy_fcgi -Idashboard_fcgi -o $@ $< \
+		$(filter-out $(patsubst %.c,$(BUILD)/obj/%.o,$(shell sed -n 's|^#include "\.\./\.\./\(.*\.c\)"|\1|p' $<)),$(TEST_OBJS)) \
 		$(LDFLAGS) $(LDLIBS)
 
 unit: $(UNIT_BINS)

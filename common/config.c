@@ -36,7 +36,6 @@ static const struct opt opts[] = {
 	O("MASK_API_KEY_IN_LOGS", OPT_BOOL, mask_api_key, "true", 0, 0, false),
 	O("DEFAULT_API_KEY", OPT_STR, default_api_key, "", 0, 0, true),
 	O("MAX_REQUESTS_HISTORY", OPT_LONG, max_requests_history, "1000000", 0, LONG_MAX, false),
-	O("MAX_REQUESTS_AGE_DAYS", OPT_LONG, max_requests_age_days, "0", 0, 100000, false),
 	O("PAGE_SIZE", OPT_INT, page_size, "20", 1, 500, false),
 	O("LOG_LEVEL", OPT_LEVEL, log_level, "INFO", 0, 0, false),
 	O("DATABASE_URL", OPT_STR, database_url, "", 0, 0, true),
@@ -49,7 +48,6 @@ static const struct opt opts[] = {
 	O("UPSTREAM_IDLE_TIMEOUT", OPT_INT, upstream_idle_timeout, "300", 1, 86400, false),
 	O("UPSTREAM_TIMEOUT", OPT_INT, upstream_timeout, "0", 0, 86400, false),
 	O("CAPTURE_QUEUE_MAX", OPT_INT, capture_queue_max, "20000", 1, 10000000, false),
-	O("SPOOL_DIR", OPT_STR, spool_dir, "", 0, 0, false),
 	O("DASHBOARD_AUTH_FILE", OPT_STR, dashboard_auth_file, "", 0, 0, false),
 };
 

@@ -20,7 +20,6 @@ struct config {
 	bool mask_api_key;           /* MASK_API_KEY_IN_LOGS */
 	char *default_api_key;
 	long max_requests_history;   /* 0 = keep everything */
-	long max_requests_age_days;  /* 0 = no age limit */
 	int page_size;
 	int log_level;               /* enum log_level */
 	char *database_url;          /* empty = embedded cluster under var/ */
@@ -33,7 +32,6 @@ struct config {
 	int upstream_idle_timeout;   /* seconds without a byte from upstream */
 	int upstream_timeout;        /* seconds for a whole call; 0 = none */
 	int capture_queue_max;       /* captures waiting for the database */
-	char *spool_dir;             /* empty = var/spool under the project */
 	char *dashboard_auth_file;   /* htpasswd-style file; empty = no login */
 };
 

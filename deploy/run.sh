@@ -73,7 +73,6 @@ export CAPTURE_ROOT=$root CAPTURE_RUN=$run CAPTURE_BIN=$(cd "$bin" && pwd)
 export CAPTURE_TMP=$(cd "$var/tmp" && pwd) CAPTURE_WEB_SOCKET=$web_sock
 export CAPTURE_MAX_REQUEST_KB=$(( MAX_REQUEST_BODY / 1024 + 1024 ))
 export PROXY_HOST PROXY_PORT WEB_HOST WEB_PORT
-[ -n "${SPOOL_DIR:-}" ] || export SPOOL_DIR="$var/spool"
 
 lighttpd -tt -f "$root/lighttpd.conf" >/dev/null || die "lighttpd rejected lighttpd.conf (see above)"
 lighttpd -D -f "$root/lighttpd.conf" &

@@ -69,6 +69,22 @@ void capture_free(struct capture *c)
 	free(c);
 }
 
+void capture_add_response(struct capture *c, const char *p, size_t len)
+{
+	size_t room = c->resp_body.cap - c->resp_body.len;
+
+	buf_add(&c->resp_body, p, len);
+	if (!c->streamed || len <= room)
+		return;
+	buf_add(&c->resp_tail, p + room, len - room);
+	if (c->resp_tail.len > 2 * CAPTURE_TAIL_MAX) {
+		size_t drop = c->resp_tail.len - CAPTURE_TAIL_MAX;
+
+		memmove(c->resp_tail.data, c->resp_tail.data + drop, CAPTURE_TAIL_MAX);
+		c->resp_tail.len = CAPTURE_TAIL_MAX;
+	}
+}
+
 const char *capture_outcome_name(enum outcome o)
 {
 	static const char *const names[] = {

@@ -67,6 +67,9 @@ struct capture {
 struct capture *capture_new(size_t body_max);
 /* Frees c and everything it holds; NULL is fine. */
 void capture_free(struct capture *c);
+/* Appends response bytes: the head up to the cap and, once a stream passes
+ * the cap, its last CAPTURE_TAIL_MAX bytes too (they hold the final usage). */
+void capture_add_response(struct capture *c, const char *p, size_t len);
 const char *capture_outcome_name(enum outcome o);
 /* Records the error text (formatted) once; later calls keep the first. */
 void capture_set_error(struct capture *c, const char *fmt, ...)

@@ -26,7 +26,6 @@ struct exchange {
 	long body_left;        /* request body bytes not yet read from lighttpd */
 	int status;            /* status of the header block being read */
 	bool decoded;          /* upstream sent Content-Encoding: curl decodes */
-	bool stream;           /* text/event-stream: flush every chunk */
 	bool headers_sent;
 	bool client_gone;
 	bool key_sent;         /* a key header went upstream */
@@ -106,7 +105,7 @@ static int send_headers(struct exchange *ex)
 	buf_release(&out);
 	ex->headers_sent = true;
 	ex->cap->status = ex->status;
-	if (rc >= 0 && ex->stream)
+	if (rc >= 0 && ex->cap->streamed)
 		rc = FCGX_FFlush(ex->req->out);
 	return rc < 0 ? -1 : 0;
 }
@@ -121,7 +120,7 @@ static void header_status_line(struct exchange *ex, const char *line, size_t len
 	/* a 1xx block is followed by the real one: keep only the last */
 	buf_reset(&ex->cap->resp_headers);
 	ex->decoded = false;
-	ex->stream = false;
+	ex->cap->streamed = false;
 }
 
 static void header_field(struct exchange *ex, const char *line, size_t len)
@@ -142,7 +141,7 @@ static void header_field(struct exchange *ex, const char *line, size_t len)
 	if (nlen == 12 && !strncasecmp(line, "Content-Type", 12)) {
 		free(ex->cap->resp_content_type);
 		ex->cap->resp_content_type = xmemdupz(v, vlen);
-		ex->stream = memmem(v, vlen, "text/event-stream", 17) != NULL;
+		ex->cap->streamed = memmem(v, vlen, "text/event-stream", 17) != NULL;
 	} else if (nlen == 16 && !strncasecmp(line, "Content-Encoding", 16)) {
 		ex->decoded = true;
 	}
@@ -161,7 +160,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		header_status_line(ex, data, l);
 	} else if (l == 0) {
 		/* end of a block: a stream's headers go out at once */
-		if (ex->status >= 200 && ex->stream && !ex->headers_sent &&
+		if (ex->status >= 200 && ex->cap->streamed && !ex->headers_sent &&
 		    send_headers(ex) < 0) {
 			ex->client_gone = true;
 			return 0;
@@ -172,24 +171,6 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Keeps the head of the body up to the cap and, for streams, the last bytes
- * beyond it (they hold the final usage event). */
-static void tee_body(struct capture *c, const char *p, size_t len, bool stream)
-{
-	size_t room = c->resp_body.cap - c->resp_body.len;
-
-	buf_add(&c->resp_body, p, len);
-	if (!stream || len <= room)
-		return;
-	buf_add(&c->resp_tail, p + room, len - room);
-	if (c->resp_tail.len > 2 * CAPTURE_TAIL_MAX) {
-		size_t drop = c->resp_tail.len - CAPTURE_TAIL_MAX;
-
-		memmove(c->resp_tail.data, c->resp_tail.data + drop, CAPTURE_TAIL_MAX);
-		c->resp_tail.len = CAPTURE_TAIL_MAX;
-	}
-}
-
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct exchange *ex = arg;
@@ -197,10 +178,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 
 	if (!ex->headers_sent && send_headers(ex) < 0)
 		goto gone;
-	tee_body(ex->cap, data, len, ex->stream);
+	capture_add_response(ex->cap, data, len);
 	if (FCGX_PutStr(data, (int)len, ex->req->out) < 0)
 		goto gone;
-	if (ex->stream && FCGX_FFlush(ex->req->out) < 0)
+	if (ex->cap->streamed && FCGX_FFlush(ex->req->out) < 0)
 		goto gone;
 	return len;
 gone:
@@ -523,7 +504,6 @@ static void relay(struct forward_ctx *fx, struct exchange *ex, const char *uri,
 	set_options(fx->curl, ex, url, headers);
 	set_method(fx->curl, ex, c->method, in_memory);
 	rc = curl_easy_perform(fx->curl);
-	c->streamed = ex->stream;
 	if (rc == CURLE_OK) {
 		if (!ex->headers_sent && send_headers(ex) < 0)
 			ex->client_gone = true;

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <json.h>
+#include "jsonparse.h"
 
 #include "searchtext.h"
 #include "buf.h"
@@ -12,48 +12,12 @@
 
 /* A run of base64 characters this long is an encoded file, not words. */
 #define BLOB_MIN 200
-#define SEARCH_JSON_DEPTH 64
 
 struct search {
 	struct buf out;
 	bool need_sep;   /* the next text starts a new piece: '\n' first */
 };
 
-static bool json_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Parses p[0..n) as one JSON value with nothing but whitespace after it;
- * NULL if it is not that. The caller puts the result. */
-static json_object *json_parse_bytes(const char *p, size_t n)
-{
-	json_tokener *tok;
-	json_object *o = NULL;
-	size_t end;
-
-	if (!p || n == 0 || n > INT_MAX)
-		goto out;
-	tok = json_tokener_new_ex(SEARCH_JSON_DEPTH);
-	if (!tok)
-		goto out;
-	o = json_tokener_parse_ex(tok, p, (int)n);
-	if (o && json_tokener_get_error(tok) == json_tokener_success) {
-		end = json_tokener_get_parse_end(tok);
-		while (end < n && json_ws(p[end]))
-			end++;
-		if (end < n) {
-			json_object_put(o);
-			o = NULL;
-		}
-	} else {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-out:
-	return o;
-}
 
 static bool full(const struct search *s)
 {
@@ -125,15 +89,6 @@ static void add_text(struct search *s, const char *p, size_t n)
 		i += run ? run : 1;
 	}
 	emit(s, p + start, n - start);
-}
-
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	if (o && json_object_is_type(o, json_type_object))
-		json_object_object_get_ex(o, key, &v);
-	return v;
 }
 
 static bool is_array(json_object *o)

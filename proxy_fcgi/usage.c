@@ -3,15 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json.h>
+#include "jsonparse.h"
 
 #include "usage.h"
 #include "utf8.h"
-#include "xalloc.h"
 #include "banned.h"
 
-/* Deep enough for any OpenAI response; a hostile body just fails to parse. */
-#define USAGE_JSON_DEPTH 64
+/* Short fields land in indexed columns (a btree row holds ~2.7 KB at most);
+ * an upstream's odd value is cut rather than failing the capture's INSERT. */
+#define NAME_MAX_BYTES 200
+#define ERROR_MAX_BYTES 4000
 
 void usage_init(struct usage *u, size_t reply_max)
 {
@@ -35,51 +36,6 @@ void usage_release(struct usage *u)
 	buf_release(&u->reply);
 }
 
-static bool json_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Parses p[0..n) as one JSON value with nothing but whitespace after it;
- * NULL if it is not that. The caller puts the result. */
-static json_object *json_parse_bytes(const char *p, size_t n)
-{
-	json_tokener *tok;
-	json_object *o = NULL;
-	size_t end;
-
-	if (!p || n == 0 || n > INT_MAX)
-		goto out;
-	tok = json_tokener_new_ex(USAGE_JSON_DEPTH);
-	if (!tok)
-		goto out;
-	o = json_tokener_parse_ex(tok, p, (int)n);
-	if (o && json_tokener_get_error(tok) == json_tokener_success) {
-		end = json_tokener_get_parse_end(tok);
-		while (end < n && json_ws(p[end]))
-			end++;
-		if (end < n) {
-			json_object_put(o);
-			o = NULL;
-		}
-	} else {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-out:
-	return o;
-}
-
-/* o[key], or NULL when o is not an object or has no such member. */
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	if (o && json_object_is_type(o, json_type_object))
-		json_object_object_get_ex(o, key, &v);
-	return v;
-}
 
 /* The string value of o and its length, or NULL when o is not a string. */
 static const char *jstr(json_object *o, size_t *n)
@@ -113,15 +69,21 @@ static bool jtype_is(json_object *o, const char *type)
 	return jis(o, "type", type);
 }
 
-/* Replaces *field with o's string when o is a non-empty string. */
-static void set_str(char **field, json_object *o)
+/* Replaces *field with o's string, as valid UTF-8 without NUL and cut to
+ * max bytes on a character boundary, when o is a non-empty string. */
+static void set_str(char **field, json_object *o, size_t max)
 {
+	struct buf b;
 	size_t n;
 	const char *s = jstr(o, &n);
 
 	if (s && n) {
+		buf_init(&b, max);
+		utf8_sanitize(s, n, &b);
+		b.len = utf8_floor(b.data, b.len);
+		b.data[b.len] = '\0';
 		free(*field);
-		*field = xmemdupz(s, n);
+		*field = buf_detach(&b, NULL);
 	}
 }
 
@@ -134,7 +96,7 @@ static void set_count(long *field, json_object *o)
 /* Appends to the reply; once the cap is hit, nothing more is kept (a later
  * short delta would otherwise leave a gap) and the cut falls between
  * characters. */
-static void reply_add(struct usage *u, const char *p, size_t n)
+static void reply_put(struct usage *u, const char *p, size_t n)
 {
 	struct buf *b = &u->reply;
 	size_t room = b->cap - b->len;
@@ -148,6 +110,22 @@ static void reply_add(struct usage *u, const char *p, size_t n)
 	b->total += n - take;
 	if (take < n)
 		b->truncated = true;
+}
+
+/* The reply goes to a text column: a NUL (from \u0000) or raw invalid
+ * UTF-8 in a JSON string becomes U+FFFD here, once per decoded string. */
+static void reply_add(struct usage *u, const char *p, size_t n)
+{
+	struct buf clean;
+
+	if (utf8_is_text(p, n)) {
+		reply_put(u, p, n);
+	} else {
+		buf_init(&clean, BUF_NO_CAP);
+		utf8_sanitize(p, n, &clean);
+		reply_put(u, clean.data, clean.len);
+		buf_release(&clean);
+	}
 }
 
 static void reply_str(struct usage *u, json_object *o)
@@ -179,7 +157,7 @@ static void reply_tool_call(struct usage *u, json_object *name, json_object *arg
 static void read_model(struct usage *u, json_object *o)
 {
 	if (!u->model)
-		set_str(&u->model, jget(o, "model"));
+		set_str(&u->model, jget(o, "model"), NAME_MAX_BYTES);
 }
 
 /* {"error": {"message": ...}}, or a bare {"error": "text"} from some proxies. */
@@ -187,8 +165,8 @@ static void read_error(struct usage *u, json_object *o)
 {
 	json_object *e = jget(o, "error");
 
-	set_str(&u->error_message, e);
-	set_str(&u->error_message, jget(e, "message"));
+	set_str(&u->error_message, e, ERROR_MAX_BYTES);
+	set_str(&u->error_message, jget(e, "message"), ERROR_MAX_BYTES);
 }
 
 /* Chat/completions names first, then the Responses API's. */
@@ -266,7 +244,7 @@ static void read_choices(struct usage *u, json_object *choices)
 		read_message(u, jget(c, "message"));
 		read_message(u, jget(c, "delta"));
 		reply_str(u, jget(c, "text"));
-		set_str(&u->finish_reason, jget(c, "finish_reason"));
+		set_str(&u->finish_reason, jget(c, "finish_reason"), NAME_MAX_BYTES);
 	}
 }
 
@@ -298,7 +276,7 @@ static void read_response(struct usage *u, json_object *r, bool with_output)
 	read_model(u, r);
 	read_error(u, r);
 	read_usage(u, jget(r, "usage"));
-	set_str(&u->finish_reason, jget(r, "status"));
+	set_str(&u->finish_reason, jget(r, "status"), NAME_MAX_BYTES);
 	if (!with_output || !output || !json_object_is_type(output, json_type_array))
 		return;
 	n = json_object_array_length(output);
@@ -355,7 +333,8 @@ static void read_chunk(struct usage *u, json_object *o)
 	read_model(u, o);
 	read_error(u, o);
 	if (jtype_is(o, "error"))
-		set_str(&u->error_message, jget(o, "message"));
+		set_str(&u->error_message, jget(o, "message"),
+			ERROR_MAX_BYTES);
 	read_usage(u, jget(o, "usage"));
 	read_choices(u, jget(o, "choices"));
 }
