@@ -48,6 +48,8 @@ static const struct opt opts[] = {
 	O("UPSTREAM_IDLE_TIMEOUT", OPT_INT, upstream_idle_timeout, "300", 1, 86400, false),
 	O("UPSTREAM_TIMEOUT", OPT_INT, upstream_timeout, "0", 0, 86400, false),
 	O("CAPTURE_QUEUE_MAX", OPT_INT, capture_queue_max, "20000", 1, 10000000, false),
+	O("SPOOL_DIR", OPT_STR, spool_dir, "var/spool", 0, 0, false),
+	O("SPOOL_MAX", OPT_SIZE, spool_max, "1G", 1L << 20, 1L << 40, false),
 	O("DASHBOARD_AUTH_FILE", OPT_STR, dashboard_auth_file, "", 0, 0, false),
 };
 

@@ -32,6 +32,8 @@ struct config {
 	int upstream_idle_timeout;   /* seconds without a byte from upstream */
 	int upstream_timeout;        /* seconds for a whole call; 0 = none */
 	int capture_queue_max;       /* captures waiting for the database */
+	char *spool_dir;             /* captures wait here while the database is away */
+	long spool_max;              /* bytes */
 	char *dashboard_auth_file;   /* htpasswd-style file; empty = no login */
 };
 

@@ -73,6 +73,10 @@ export CAPTURE_ROOT=$root CAPTURE_RUN=$run CAPTURE_BIN=$(cd "$bin" && pwd)
 export CAPTURE_TMP=$(cd "$var/tmp" && pwd) CAPTURE_WEB_SOCKET=$web_sock
 export CAPTURE_MAX_REQUEST_KB=$(( MAX_REQUEST_BODY / 1024 + 1024 ))
 export PROXY_HOST PROXY_PORT WEB_HOST WEB_PORT
+# a relative spool path is relative to the state directory
+case "$SPOOL_DIR" in /*) ;; *) SPOOL_DIR="$var/${SPOOL_DIR#var/}" ;; esac
+mkdir -p "$SPOOL_DIR" && chmod 700 "$SPOOL_DIR"
+export SPOOL_DIR
 
 lighttpd -tt -f "$root/lighttpd.conf" >/dev/null || die "lighttpd rejected lighttpd.conf (see above)"
 lighttpd -D -f "$root/lighttpd.conf" &

@@ -14,9 +14,6 @@
 #include "xalloc.h"
 #include "banned.h"
 
-/* Seconds to keep writing queued captures after a stop signal. */
-#define DRAIN_SECONDS 20
-
 struct app {
 	struct config cfg;
 	char *instance;
@@ -53,7 +50,7 @@ static void on_stop(void *arg)
 	struct app *app = arg;
 
 	maint_stop(app->maint);
-	writer_stop(app->writer, DRAIN_SECONDS);
+	writer_stop(app->writer);
 }
 
 static char *instance_name(const struct config *cfg)

@@ -1,12 +1,15 @@
 /* writer.c - capture queue and the batching PostgreSQL writer thread. */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
+#include "spool.h"
 #include "log.h"
 #include "writer.h"
 #include "xalloc.h"
@@ -30,6 +33,12 @@ static const char insert_sql[] =
 	" $29, $30, $31, $32, $33, $34, $35, $36, $37)"
 	" ON CONFLICT DO NOTHING";
 
+/* Text forms of a row's numbers; lives as long as the row's parameters. */
+struct row_text {
+	char started[64], req_size[24], resp_size[24], status[16], events[24];
+	char tokens[5][24], ttfb[32], duration[32];
+};
+
 struct writer {
 	const struct config *cfg;
 	pthread_t tid;
@@ -38,9 +47,13 @@ struct writer {
 	struct capture *head, *tail;  /* oldest first */
 	long queued;
 	long dropped;
-	int stopping;                 /* 1: drain then exit */
-	time_t drain_deadline;
+	int stopping;
+	bool spool_pending;           /* files wait in the spool */
 	PGconn *db;
+	time_t next_connect;          /* no reconnect attempt before this */
+	int backoff_s;
+	struct spool_row rows[BATCH_ROWS];
+	struct row_text texts[BATCH_ROWS];
 };
 
 void writer_push(struct writer *w, struct capture *c)
@@ -55,7 +68,7 @@ void writer_push(struct writer *w, struct capture *c)
 		w->queued--;
 		w->dropped++;
 	}
-	if (w->tail && w->head)
+	if (w->head)
 		w->tail->next = c;
 	else
 		w->head = c;
@@ -64,8 +77,8 @@ void writer_push(struct writer *w, struct capture *c)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	if (drop) {
-		log_error("capture queue full (%d): capture %s dropped", w->cfg->capture_queue_max,
-			  drop->id);
+		log_error("capture queue full (CAPTURE_QUEUE_MAX=%d): capture %s dropped",
+			  w->cfg->capture_queue_max, drop->id);
 		capture_free(drop);
 	}
 }
@@ -89,22 +102,6 @@ static int take_batch(struct writer *w, struct capture **v)
 	return n;
 }
 
-/* Puts captures that could not be written back at the front, in order. */
-static void requeue(struct writer *w, struct capture **v, int n)
-{
-	int i;
-
-	pthread_mutex_lock(&w->lock);
-	for (i = n - 1; i >= 0; i--) {
-		v[i]->next = w->head;
-		w->head = v[i];
-		if (!w->tail)
-			w->tail = v[i];
-		w->queued++;
-	}
-	pthread_mutex_unlock(&w->lock);
-}
-
 static void format_time(int64_t us, char out[64])
 {
 	time_t secs = (time_t)(us / 1000000);
@@ -116,12 +113,6 @@ static void format_time(int64_t us, char out[64])
 		 (int)(us % 1000000));
 }
 
-/* Text forms of a row's numbers; lives as long as the row's parameters. */
-struct row_text {
-	char started[64], req_size[24], resp_size[24], status[16], events[24];
-	char tokens[5][24], ttfb[32], duration[32];
-};
-
 static const char *num(char *out, size_t n, long v)
 {
 	if (v < 0)
@@ -130,25 +121,25 @@ static const char *num(char *out, size_t n, long v)
 	return out;
 }
 
-static void body_params(const struct buf *b, bool text, const char **vals,
-			int *lens, int *fmts, int at)
+/* Text goes to the text column; anything else as bytes to the bytea one. */
+static void body_params(const struct buf *b, bool text, struct spool_row *r, int at)
 {
-	/* text goes to the text column, anything else as binary bytea */
-	vals[at] = text ? (b->data ? b->data : "") : NULL;
-	vals[at + 1] = text ? NULL : b->data;
-	lens[at + 1] = text ? 0 : (int)b->len;
-	fmts[at + 1] = 1;
+	r->vals[at] = text ? (b->data ? b->data : "") : NULL;
+	r->vals[at + 1] = text ? NULL : b->data;
+	r->lens[at + 1] = text ? 0 : (int)b->len;
+	r->fmts[at + 1] = 1;
 	if (!b->total)
-		vals[at] = vals[at + 1] = NULL;
+		r->vals[at] = r->vals[at + 1] = NULL;
 }
 
-static void row_params(const struct capture *c, struct row_text *t,
-		       const char **v, int *lens, int *fmts)
+/* The insert's parameters for c; text forms of numbers go into t. */
+static void fill_row(const struct capture *c, struct row_text *t, struct spool_row *r)
 {
 	const struct usage *u = &c->usage;
+	const char **v = r->vals;
 
-	memset(lens, 0, NPARAMS * sizeof(*lens));
-	memset(fmts, 0, NPARAMS * sizeof(*fmts));
+	memset(r, 0, sizeof(*r));
+	r->n = NPARAMS;
 	format_time(c->started_us, t->started);
 	snprintf(t->req_size, sizeof(t->req_size), "%zu", c->req_body.total);
 	snprintf(t->resp_size, sizeof(t->resp_size), "%zu", c->resp_body.total);
@@ -156,12 +147,12 @@ static void row_params(const struct capture *c, struct row_text *t,
 	v[4] = c->method; v[5] = c->path; v[6] = c->query;
 	v[7] = c->req_headers_json.data ? c->req_headers_json.data : "[]";
 	v[8] = c->req_content_type;
-	body_params(&c->req_body, c->req_body_text, v, lens, fmts, 9);
+	body_params(&c->req_body, c->req_body_text, r, 9);
 	v[11] = t->req_size; v[12] = c->req_body.truncated ? "t" : "f";
 	v[13] = c->status ? num(t->status, sizeof(t->status), c->status) : NULL;
 	v[14] = c->resp_headers_json.data ? c->resp_headers_json.data : "[]";
 	v[15] = c->resp_content_type;
-	body_params(&c->resp_body, c->resp_body_text, v, lens, fmts, 16);
+	body_params(&c->resp_body, c->resp_body_text, r, 16);
 	v[18] = t->resp_size; v[19] = c->resp_body.truncated ? "t" : "f";
 	v[20] = c->streamed ? "t" : "f";
 	v[21] = num(t->events, sizeof(t->events), c->sse_events);
@@ -175,7 +166,6 @@ static void row_params(const struct capture *c, struct row_text *t,
 	v[29] = u->finish_reason;
 	v[30] = capture_outcome_name(c->outcome);
 	v[31] = c->error;
-	v[32] = NULL;
 	if (c->ttfb_ms >= 0) {
 		snprintf(t->ttfb, sizeof(t->ttfb), "%.3f", c->ttfb_ms);
 		v[32] = t->ttfb;
@@ -185,16 +175,6 @@ static void row_params(const struct capture *c, struct row_text *t,
 	v[34] = c->has_key ? c->key_hint : NULL;
 	v[35] = c->has_key ? c->key_fingerprint : NULL;
 	v[36] = c->search_text;
-}
-
-static int send_row(PGconn *db, const struct capture *c)
-{
-	const char *vals[NPARAMS];
-	int lens[NPARAMS], fmts[NPARAMS];
-	struct row_text t;
-
-	row_params(c, &t, vals, lens, fmts);
-	return PQsendQueryPrepared(db, "insert_capture", NPARAMS, vals, lens, fmts, 0) ? 0 : -1;
 }
 
 /* Reads the results of n queued inserts and the sync. Returns the number of
@@ -224,16 +204,18 @@ static int read_results(PGconn *db, int n)
 	return failed;
 }
 
-/* Inserts v[0..n) in one transaction. Returns 0, 1 if a row was refused
- * (none written), -1 if the connection failed. */
-static int insert_batch(PGconn *db, struct capture **v, int n)
+/* Inserts rows[0..n) in one transaction (one Sync). Returns 0, 1 if a row
+ * was refused (none written), -1 if the connection failed. */
+static int insert_rows(PGconn *db, const struct spool_row *rows, int n)
 {
 	int i, rc = 0;
 
 	if (!PQenterPipelineMode(db))
 		return -1;
 	for (i = 0; i < n && !rc; i++)
-		rc = send_row(db, v[i]);
+		if (!PQsendQueryPrepared(db, "insert_capture", rows[i].n, rows[i].vals,
+					 rows[i].lens, rows[i].fmts, 0))
+			rc = -1;
 	if (!rc && !PQpipelineSync(db))
 		rc = -1;
 	if (!rc)
@@ -244,108 +226,194 @@ static int insert_batch(PGconn *db, struct capture **v, int n)
 	return rc ? 1 : 0;
 }
 
-static int connect_db(struct writer *w)
+/* true if there is a connection, making one when the backoff allows. */
+static bool db_ready(struct writer *w)
 {
 	PGresult *res;
 
 	if (w->db && PQstatus(w->db) == CONNECTION_OK)
-		return 0;
+		return true;
+	if (time(NULL) < w->next_connect)
+		return false;
 	PQfinish(w->db);
 	w->db = db_connect(w->cfg->database_url, "capture-proxy writer", 5);
-	if (!w->db)
-		return -1;
-	res = PQprepare(w->db, "insert_capture", insert_sql, NPARAMS, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		db_log_error("prepare insert", w->db, res);
+	if (w->db) {
+		res = PQprepare(w->db, "insert_capture", insert_sql, NPARAMS, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_log_error("prepare insert", w->db, res);
+			PQfinish(w->db);
+			w->db = NULL;
+		}
 		PQclear(res);
-		PQfinish(w->db);
-		w->db = NULL;
-		return -1;
 	}
-	PQclear(res);
+	if (!w->db) {
+		w->backoff_s = w->backoff_s ? (w->backoff_s < 8 ? w->backoff_s * 2 : 10) : 1;
+		w->next_connect = time(NULL) + w->backoff_s;
+		return false;
+	}
+	w->backoff_s = 0;
 	log_info("writer connected to the database");
-	return 0;
+	return true;
 }
 
-static void free_batch(struct capture **v, int n)
+/* Writes rows; a row the database refuses is retried alone so it cannot
+ * take the others down with it. Returns -1 if the database is unreachable. */
+static int write_rows(struct writer *w, const struct spool_row *rows, int n)
+{
+	int rc = insert_rows(w->db, rows, n), i;
+
+	if (rc == 1 && n > 1) {
+		for (i = 0; i < n && rc >= 0; i++)
+			rc = write_rows(w, rows + i, 1);
+		return rc < 0 ? -1 : 0;
+	}
+	if (rc == 1)
+		log_error("capture %s refused by the database: not stored", rows[0].vals[0]);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Saves rows in a spool file; on failure they are lost, and the log says so. */
+static void spool_rows(struct writer *w, const struct spool_row *rows, int n)
+{
+	struct buf data;
+	int i;
+
+	buf_init(&data, BUF_NO_CAP);
+	for (i = 0; i < n; i++)
+		spool_encode(&data, &rows[i]);
+	if (spool_save(w->cfg->spool_dir, &data, w->cfg->spool_max) == 0) {
+		if (!w->spool_pending)
+			log_warn("database unavailable or behind: spooling captures to %s",
+				 w->cfg->spool_dir);
+		w->spool_pending = true;
+	} else {
+		for (i = 0; i < n; i++)
+			log_error("capture %s lost: neither the database nor the spool took it",
+				  rows[i].vals[0]);
+	}
+	buf_release(&data);
+}
+
+/* Sends a batch to the database, or to the spool when the database is away
+ * or the queue is backing up behind it. */
+static void store_batch(struct writer *w, struct capture **v, int n, long backlog)
 {
 	int i;
 
 	for (i = 0; i < n; i++)
+		fill_row(v[i], &w->texts[i], &w->rows[i]);
+	if (backlog > w->cfg->capture_queue_max / 2 || !db_ready(w) ||
+	    write_rows(w, w->rows, n) < 0)
+		spool_rows(w, w->rows, n);
+	for (i = 0; i < n; i++)
 		capture_free(v[i]);
 }
 
-/* Writes a batch; a row the database refuses is retried alone so it cannot
- * take the others down with it. Returns -1 if the database is unreachable
- * (the batch is requeued). */
-static int write_batch(struct writer *w, struct capture **v, int n)
-{
-	int rc, i;
+struct replay {
+	struct writer *w;
+	int n;
+	long done;
+};
 
-	if (connect_db(w) < 0) {
-		requeue(w, v, n);
-		return -1;
-	}
-	rc = insert_batch(w->db, v, n);
-	if (rc == 1 && n > 1) {
-		for (i = 0; i < n && rc >= 0; i++)
-			rc = write_batch(w, v + i, 1);
-		return rc < 0 ? -1 : 0;
-	}
-	if (rc < 0) {
-		requeue(w, v, n);
-		return -1;
-	}
-	if (rc == 1)
-		log_error("capture %s refused by the database: not stored", v[0]->id);
-	free_batch(v, n);
-	return 0;
+static int replay_flush(struct replay *r)
+{
+	int rc = r->n ? write_rows(r->w, r->w->rows, r->n) : 0;
+
+	if (rc == 0)
+		r->done += r->n;
+	r->n = 0;
+	return rc;
 }
 
-static bool give_up(struct writer *w)
+static int replay_row(void *ctx, const struct spool_row *row)
 {
-	return w->stopping && time(NULL) >= w->drain_deadline;
+	struct replay *r = ctx;
+
+	r->w->rows[r->n++] = *row;
+	return r->n == BATCH_ROWS ? replay_flush(r) : 0;
 }
 
-static void backoff(struct writer *w, int *delay_ms)
+/* Replays the oldest spool file; it is removed once all its rows are in. */
+static void replay_one(struct writer *w)
+{
+	struct replay r = { w, 0, 0 };
+	char *path = spool_oldest(w->cfg->spool_dir);
+	struct buf data;
+	int rc;
+
+	if (!path) {
+		w->spool_pending = false;
+		log_info("spool replayed: all captures are in the database");
+		return;
+	}
+	buf_init(&data, BUF_NO_CAP);
+	rc = spool_read(path, &data, replay_row, &r);
+	if (rc == 0)
+		rc = replay_flush(&r);
+	if (rc == 0) {
+		unlink(path);
+		log_debug("replayed %ld spooled captures from %s", r.done, path);
+	} else if (PQstatus(w->db) == CONNECTION_OK) {
+		char bad[4200];
+
+		snprintf(bad, sizeof(bad), "%s.bad", path);
+		rename(path, bad);
+		log_error("spool file %s is damaged: kept as %s", path, bad);
+	}
+	buf_release(&data);
+	free(path);
+}
+
+/* Waits for captures, or up to a second when spooled ones wait for replay. */
+static void wait_for_work(struct writer *w)
 {
 	struct timespec until;
 
+	if (w->head || w->stopping)
+		return;
+	if (!w->spool_pending) {
+		pthread_cond_wait(&w->wake, &w->lock);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += (long)*delay_ms * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
+	until.tv_sec += 1;
+	pthread_cond_timedwait(&w->wake, &w->lock, &until);
+}
+
+static bool queue_waiting(struct writer *w)
+{
+	bool waiting;
+
 	pthread_mutex_lock(&w->lock);
-	if (!w->stopping)
-		pthread_cond_timedwait(&w->wake, &w->lock, &until);
+	waiting = w->head != NULL;
 	pthread_mutex_unlock(&w->lock);
-	if (*delay_ms < 5000)
-		*delay_ms *= 2;
+	return waiting;
 }
 
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct capture *v[BATCH_ROWS];
-	int n, delay_ms = 100;
+	long backlog;
+	int n, stop;
 
 	/* connect now: a wrong DATABASE_URL shows in the log at start */
-	connect_db(w);
+	db_ready(w);
+	w->spool_pending = true; /* files left by an earlier run are replayed first */
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		while (!w->head && !w->stopping)
-			pthread_cond_wait(&w->wake, &w->lock);
+		wait_for_work(w);
 		n = take_batch(w, v);
+		backlog = w->queued;
+		stop = w->stopping;
 		pthread_mutex_unlock(&w->lock);
-		if (!n)
-			break; /* stopping and drained */
-		if (write_batch(w, v, n) == 0) {
-			delay_ms = 100;
-			continue;
-		}
-		if (give_up(w))
+		if (n)
+			store_batch(w, v, n, stop ? 0 : backlog);
+		else if (stop)
 			break;
-		backoff(w, &delay_ms);
+		/* replay between batches, giving way as soon as new ones wait */
+		while (w->spool_pending && !stop && !queue_waiting(w) && db_ready(w))
+			replay_one(w);
 	}
 	return NULL;
 }
@@ -355,6 +423,8 @@ struct writer *writer_start(const struct config *cfg)
 	struct writer *w = xcalloc(1, sizeof(*w));
 
 	w->cfg = cfg;
+	if (spool_init(cfg->spool_dir) < 0)
+		log_error("cannot create spool directory %s: %s", cfg->spool_dir, strerror(errno));
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	if (pthread_create(&w->tid, NULL, writer_main, w)) {
@@ -364,27 +434,17 @@ struct writer *writer_start(const struct config *cfg)
 	return w;
 }
 
-void writer_stop(struct writer *w, int drain_seconds)
+void writer_stop(struct writer *w)
 {
-	struct capture *c;
-	long lost = 0;
-
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
-	w->drain_deadline = time(NULL) + drain_seconds;
 	pthread_cond_broadcast(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->tid, NULL);
-	while ((c = w->head) != NULL) {
-		w->head = c->next;
-		capture_free(c);
-		lost++;
-	}
-	if (lost || w->dropped)
-		log_error("%ld captures could not be written before exit, %ld dropped earlier",
-			  lost, w->dropped);
+	if (w->dropped)
+		log_error("%ld captures were dropped while the queue was full", w->dropped);
 	PQfinish(w->db);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);

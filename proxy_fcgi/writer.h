@@ -2,8 +2,9 @@
  *
  * Workers hand captures over with writer_push(), which only takes a lock and
  * links a pointer. One writer thread inserts them in batches (pipeline mode,
- * one transaction per batch) on its own connection, reconnecting with
- * backoff while the database is away. */
+ * one transaction per batch) on its own connection. While the database is
+ * away, or the queue backs up behind it, batches go to the spool on disk
+ * (spool.h) and are replayed, oldest first, once it takes them again. */
 #ifndef WRITER_H
 #define WRITER_H
 
@@ -16,9 +17,8 @@ struct writer;
 struct writer *writer_start(const struct config *cfg);
 /* Takes ownership of c. Never blocks on the database. */
 void writer_push(struct writer *w, struct capture *c);
-/* Writes what is queued (giving up after drain_seconds if the database is
- * unreachable, logging how many captures could not be written), stops the
- * thread and frees w. NULL is fine. */
-void writer_stop(struct writer *w, int drain_seconds);
+/* Writes what is queued to the database, or to the spool when the database
+ * is away, stops the thread and frees w. NULL is fine. */
+void writer_stop(struct writer *w);
 
 #endif
