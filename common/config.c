@@ -36,6 +36,7 @@ static const struct opt opts[] = {
 	O("MASK_API_KEY_IN_LOGS", OPT_BOOL, mask_api_key, "true", 0, 0, false),
 	O("DEFAULT_API_KEY", OPT_STR, default_api_key, "", 0, 0, true),
 	O("MAX_REQUESTS_HISTORY", OPT_LONG, max_requests_history, "1000000", 0, LONG_MAX, false),
+	O("MAX_REQUESTS_AGE_DAYS", OPT_LONG, max_requests_age_days, "0", 0, 100000, false),
 	O("PAGE_SIZE", OPT_INT, page_size, "20", 1, 500, false),
 	O("LOG_LEVEL", OPT_LEVEL, log_level, "INFO", 0, 0, false),
 	O("DATABASE_URL", OPT_STR, database_url, "", 0, 0, true),

@@ -20,6 +20,7 @@ struct config {
 	bool mask_api_key;           /* MASK_API_KEY_IN_LOGS */
 	char *default_api_key;
 	long max_requests_history;   /* 0 = keep everything */
+	long max_requests_age_days;  /* 0 = no age limit */
 	int page_size;
 	int log_level;               /* enum log_level */
 	char *database_url;          /* empty = embedded cluster under var/ */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "capture.h"
@@ -58,6 +59,9 @@ void capture_free(struct capture *c)
 	free(c->resp_content_type);
 	free(c->error);
 	free(c->search_text);
+	free(c->user);
+	free(c->session);
+	free(c->tags);
 	buf_release(&c->req_headers);
 	buf_release(&c->resp_headers);
 	buf_release(&c->req_body);
@@ -83,6 +87,70 @@ void capture_add_response(struct capture *c, const char *p, size_t len)
 		memmove(c->resp_tail.data, c->resp_tail.data + drop, CAPTURE_TAIL_MAX);
 		c->resp_tail.len = CAPTURE_TAIL_MAX;
 	}
+}
+
+/* Keeps an attribution value as valid UTF-8 of at most 200 bytes. */
+static char *attribution(const char *value)
+{
+	struct buf b;
+
+	buf_init(&b, 200);
+	utf8_sanitize(value, strlen(value), &b);
+	b.len = utf8_floor(b.data, b.len);
+	b.data[b.len] = '\0';
+	return buf_detach(&b, NULL);
+}
+
+/* Appends one tag, trimmed, as a quoted element of an array literal. */
+static void add_tag(struct buf *out, const char *p, size_t n)
+{
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (!n)
+		return;
+	if (out->len > 1)
+		buf_addch(out, ',');
+	buf_addch(out, '"');
+	for (; n; p++, n--) {
+		if (*p == '"' || *p == '\\')
+			buf_addch(out, '\\');
+		buf_addch(out, *p);
+	}
+	buf_addch(out, '"');
+}
+
+void capture_set_attribution(struct capture *c, const char *name, const char *value)
+{
+	char *clean = attribution(value);
+	struct buf tags;
+	const char *p;
+
+	if (!strcasecmp(name, "X-Capture-User")) {
+		free(c->user);
+		c->user = clean;
+		return;
+	}
+	if (!strcasecmp(name, "X-Capture-Session")) {
+		free(c->session);
+		c->session = clean;
+		return;
+	}
+	if (!strcasecmp(name, "X-Capture-Tags")) {
+		buf_init(&tags, BUF_NO_CAP);
+		buf_addch(&tags, '{');
+		for (p = clean; *p; p += *p == ',') {
+			size_t n = strcspn(p, ",");
+
+			add_tag(&tags, p, n);
+			p += n;
+		}
+		buf_addch(&tags, '}');
+		free(c->tags);
+		c->tags = buf_detach(&tags, NULL);
+	}
+	free(clean);
 }
 
 const char *capture_outcome_name(enum outcome o)
@@ -175,7 +243,7 @@ void capture_finish(struct capture *c)
 	else if (c->resp_body.len)
 		usage_from_body(&c->usage, c->resp_body.data, c->resp_body.len);
 	if (c->req_body.len)
-		usage_model_from_request(&c->usage, c->req_body.data, c->req_body.len);
+		usage_from_request(&c->usage, c->req_body.data, c->req_body.len);
 	if (!reply->len && c->usage.error_message)
 		c->search_text = searchtext_build(c->req_body.data, c->req_body.len,
 						  c->usage.error_message,

@@ -55,6 +55,9 @@ struct capture {
 	bool has_key;
 	char key_hint[KEY_HINT_MAX];
 	char key_fingerprint[KEY_FINGERPRINT_LEN + 1];
+	char *user;                  /* X-Capture-User */
+	char *session;               /* X-Capture-Session */
+	char *tags;                  /* X-Capture-Tags as a PostgreSQL array literal */
 	/* set by capture_finish: */
 	char *search_text;
 	struct buf req_headers_json; /* [[name, value], ...] */
@@ -71,6 +74,9 @@ void capture_free(struct capture *c);
  * the cap, its last CAPTURE_TAIL_MAX bytes too (they hold the final usage). */
 void capture_add_response(struct capture *c, const char *p, size_t len);
 const char *capture_outcome_name(enum outcome o);
+/* Records an X-Capture-User, -Session or -Tags header (others are ignored);
+ * tags are split on commas and trimmed. */
+void capture_set_attribution(struct capture *c, const char *name, const char *value);
 /* Records the error text (formatted) once; later calls keep the first. */
 void capture_set_error(struct capture *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -291,6 +291,8 @@ static struct curl_slist *map_header(struct exchange *ex, struct curl_slist *lis
 				     const char *connection)
 {
 	record_header(ex, name, value);
+	if (!strncasecmp(name, "X-Capture-", 10))
+		capture_set_attribution(ex->cap, name, value);
 	if (key_header(name) && strcasecmp(name, "Proxy-Authorization")) {
 		if (!ex->cfg->passthrough_api_key)
 			return list;

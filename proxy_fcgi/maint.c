@@ -67,6 +67,25 @@ static void prune(struct maint *m)
 			 m->cfg->max_requests_history);
 }
 
+/* Creates the coming days' partitions and drops those past
+ * MAX_REQUESTS_AGE_DAYS. Returns 0, or -1 if a query failed. */
+static int partitions(struct maint *m)
+{
+	char days[24];
+	long dropped;
+
+	if (query_number(m, "SELECT capture_partitions_ensure(7)", NULL) < 0)
+		return -1;
+	if (m->cfg->max_requests_age_days <= 0)
+		return 0;
+	snprintf(days, sizeof(days), "%ld", m->cfg->max_requests_age_days);
+	dropped = query_number(m, "SELECT captures_drop_older_than($1::integer)", days);
+	if (dropped > 0)
+		log_info("dropped %ld daily partitions older than MAX_REQUESTS_AGE_DAYS=%s",
+			 dropped, days);
+	return dropped < 0 ? -1 : 0;
+}
+
 static int ensure_connected(struct maint *m)
 {
 	if (m->db && PQstatus(m->db) == CONNECTION_OK)
@@ -96,7 +115,7 @@ static void *maint_main(void *arg)
 	while (!stopping(m)) {
 		if (ensure_connected(m) == 0) {
 			if (time(NULL) - last_partitions >= PARTITIONS_EVERY_S &&
-			    query_number(m, "SELECT capture_partitions_ensure(7)", NULL) >= 0)
+			    partitions(m) == 0)
 				last_partitions = time(NULL);
 			if (m->cfg->max_requests_history > 0)
 				prune(m);

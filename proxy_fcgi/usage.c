@@ -32,7 +32,8 @@ void usage_release(struct usage *u)
 	free(u->model);
 	free(u->finish_reason);
 	free(u->error_message);
-	u->model = u->finish_reason = u->error_message = NULL;
+	free(u->end_user);
+	u->model = u->finish_reason = u->error_message = u->end_user = NULL;
 	buf_release(&u->reply);
 }
 
@@ -370,13 +371,12 @@ out:
 	json_object_put(o);
 }
 
-void usage_model_from_request(struct usage *u, const char *body, size_t n)
+void usage_from_request(struct usage *u, const char *body, size_t n)
 {
-	json_object *o;
+	json_object *o = json_parse_bytes(body, n);
 
-	if (u->model)
-		return;
-	o = json_parse_bytes(body, n);
-	read_model(u, o);
+	if (!u->model)
+		read_model(u, o);
+	set_str(&u->end_user, jget(o, "user"), NAME_MAX_BYTES);
 	json_object_put(o);
 }

@@ -25,6 +25,7 @@ struct usage {
 	long reasoning_tokens;  /* completion/output_tokens_details.reasoning_tokens */
 	char *finish_reason;    /* of the first choice, or the Responses status */
 	char *error_message;    /* error.message of an error body, NULL if none */
+	char *end_user;         /* the request's "user" field, NULL if none */
 	struct buf reply;       /* reply text: message content, or the stream's deltas */
 };
 
@@ -38,7 +39,8 @@ void usage_from_body(struct usage *u, const char *body, size_t n);
  * ignored). Deltas are appended to reply in arrival order. */
 void usage_from_event(struct usage *u, const char *event, size_t event_len,
 		      const char *data, size_t n);
-/* Sets u->model from the request body's "model" when the response gave none. */
-void usage_model_from_request(struct usage *u, const char *body, size_t n);
+/* Reads the request body: its "model" when the response named none, and
+ * its "user" field. */
+void usage_from_request(struct usage *u, const char *body, size_t n);
 
 #endif

@@ -17,7 +17,7 @@
 
 #define BATCH_ROWS 256
 #define BATCH_BYTES (16L * 1024 * 1024)
-#define NPARAMS 37
+#define NPARAMS 41
 
 static const char insert_sql[] =
 	"INSERT INTO captures (id, started_at, instance, client_addr, method, path, query,"
@@ -27,10 +27,10 @@ static const char insert_sql[] =
 	" response_body_truncated, streamed, sse_events, reply_text, model,"
 	" prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens,"
 	" finish_reason, outcome, error, ttfb_ms, duration_ms, key_hint, key_fingerprint,"
-	" search_text)"
+	" search_text, capture_user, capture_session, capture_tags, end_user)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14,"
 	" $15::jsonb, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,"
-	" $29, $30, $31, $32, $33, $34, $35, $36, $37)"
+	" $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40::text[], $41)"
 	" ON CONFLICT DO NOTHING";
 
 /* Text forms of a row's numbers; lives as long as the row's parameters. */
@@ -175,6 +175,10 @@ static void fill_row(const struct capture *c, struct row_text *t, struct spool_r
 	v[34] = c->has_key ? c->key_hint : NULL;
 	v[35] = c->has_key ? c->key_fingerprint : NULL;
 	v[36] = c->search_text;
+	v[37] = c->user;
+	v[38] = c->session;
+	v[39] = c->tags;
+	v[40] = u->end_user;
 }
 
 /* Reads the results of n queued inserts and the sync. Returns the number of

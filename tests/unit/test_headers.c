@@ -2,6 +2,7 @@
 #include "check.h"
 #include "../../proxy_fcgi/headers.c"
 #include "capture.h"
+#include "utf8.h"
 
 static void test_names(void)
 {
@@ -116,8 +117,27 @@ static void test_truncated_stream_usage(void)
 	capture_free(c);
 }
 
+static void test_attribution(void)
+{
+	struct capture *c = capture_new(1024);
+
+	capture_set_attribution(c, "X-Capture-User", "alice@example.com");
+	capture_set_attribution(c, "X-Capture-Session", "conv-42");
+	capture_set_attribution(c, "X-Capture-Tags", " eval, nightly ,,say \"hi\",back\\slash ");
+	capture_set_attribution(c, "X-Capture-Other", "ignored");
+	CHECK_STR(c->user, "alice@example.com");
+	CHECK_STR(c->session, "conv-42");
+	CHECK_STR(c->tags, "{\"eval\",\"nightly\",\"say \\\"hi\\\"\",\"back\\\\slash\"}");
+	capture_set_attribution(c, "x-capture-tags", "");
+	CHECK_STR(c->tags, "{}");
+	capture_set_attribution(c, "X-Capture-User", "bad\xff\xfe");
+	CHECK(utf8_is_text(c->user, strlen(c->user)));
+	capture_free(c);
+}
+
 int main(void)
 {
+	test_attribution();
 	test_names();
 	test_request_drop();
 	test_response_drop();

@@ -523,20 +523,32 @@ static void test_model_from_request(void)
 	from_body(&u, "{\"object\":\"list\",\"data\":[],\"usage\":{\"prompt_tokens\":1,"
 		  "\"total_tokens\":1}}");
 	CHECK(u.model == NULL);
-	usage_model_from_request(&u, req, strlen(req));
+	usage_from_request(&u, req, strlen(req));
 	CHECK_STR(u.model, "text-embedding-ada-002");
 	usage_release(&u);
 
 	from_body(&u, chat_body);
-	usage_model_from_request(&u, req, strlen(req));
+	usage_from_request(&u, req, strlen(req));
 	CHECK_STR(u.model, "gpt-4.1-2025-04-14");
 	usage_release(&u);
 
 	usage_init(&u, 10);
-	usage_model_from_request(&u, "{\"model\":", 9);
-	usage_model_from_request(&u, NULL, 0);
-	usage_model_from_request(&u, "{\"model\":\"\"}", 12);
+	usage_from_request(&u, "{\"model\":", 9);
+	usage_from_request(&u, NULL, 0);
+	usage_from_request(&u, "{\"model\":\"\"}", 12);
 	CHECK(u.model == NULL);
+	CHECK(u.end_user == NULL);
+	usage_release(&u);
+
+	/* the body's "user" field is attribution */
+	usage_init(&u, 10);
+	{
+		static const char with_user[] = "{\"model\":\"gpt-4o\",\"user\":\"user-1234\"}";
+
+		usage_from_request(&u, with_user, strlen(with_user));
+	}
+	CHECK_STR(u.end_user, "user-1234");
+	CHECK_STR(u.model, "gpt-4o");
 	usage_release(&u);
 }
 
@@ -731,7 +743,7 @@ static void test_garbage(void)
 		usage_init(&u, 32);
 		usage_from_body(&u, buf, n);
 		usage_from_event(&u, events[i % 5], strlen(events[i % 5]), buf, n);
-		usage_model_from_request(&u, buf, n);
+		usage_from_request(&u, buf, n);
 		usage_release(&u);
 	}
 	for (i = 0; i < 2000; i++) {
