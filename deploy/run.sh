@@ -37,16 +37,43 @@ else
 fi
 export DATABASE_URL
 
+# spawn-fcgi gives each program its listening socket as fd 0, as lighttpd does.
+spawn_program() {
+	local name=$1
+	rm -f "$run/$name.sock"
+	spawn-fcgi -s "$run/$name.sock" -M 0600 -P "$run/$name.spawn.pid" -- "$CAPTURE_BIN/$name" >/dev/null ||
+		die "spawn-fcgi could not start $name"
+}
+
+start_nginx() {
+	local conf=$run/nginx.conf listen_p listen_w
+	command -v nginx >/dev/null && command -v spawn-fcgi >/dev/null ||
+		die "CAPTURE_FRONT=nginx needs nginx and spawn-fcgi (apt-get install nginx-light spawn-fcgi)"
+	case "$PROXY_HOST" in *:*) listen_p="[$PROXY_HOST]:$PROXY_PORT" ;; *) listen_p="$PROXY_HOST:$PROXY_PORT" ;; esac
+	listen_w=$web_sock
+	mkdir -p "$CAPTURE_TMP"
+	sed -e "s#@RUN@#$run#g; s#@TMP@#$CAPTURE_TMP#g; s#@ROOT@#$root#g" \
+	    -e "s#@PROXY_LISTEN@#$listen_p#; s#@WEB_LISTEN@#$listen_w#" \
+	    -e "s#@MAX_BODY_KB@#$CAPTURE_MAX_REQUEST_KB#" \
+	    -e "s#@USER_LINE@#$([ "$(id -u)" = 0 ] && echo 'user root root;')#" "$root/deploy/nginx.conf" >"$conf"
+	spawn_program proxy_fcgi
+	spawn_program dashboard_fcgi
+	nginx -t -q -e stderr -c "$conf" -p "$run" || die "nginx rejected $conf (see above)"
+	nginx -e stderr -c "$conf" -p "$run" &
+	lpid=$!
+}
+
 stop_all() {
 	trap '' INT TERM
 	if [ -n "${lpid:-}" ] && kill -0 "$lpid" 2>/dev/null; then
-		kill -INT "$lpid" 2>/dev/null || true
+		# lighttpd: SIGINT is a graceful stop; nginx: SIGQUIT is
+		if [ "${front:-lighttpd}" = nginx ]; then kill -QUIT "$lpid"; else kill -INT "$lpid"; fi 2>/dev/null || true
 		wait_pid_gone "$lpid" 20 || kill -KILL "$lpid" 2>/dev/null || true
 	fi
 	# lighttpd has sent SIGTERM to its FastCGI children; give them time to
 	# write their queued captures before the database goes away.
 	local f
-	for f in "$run"/proxy_fcgi.pid "$run"/dashboard_fcgi.pid; do
+	for f in "$run"/proxy_fcgi.pid "$run"/dashboard_fcgi.pid "$run"/*.spawn.pid; do
 		stop_pidfile "$f" 30
 	done
 	[ -n "$started_pg" ] && "$root/deploy/pg.sh" stop "$var/pg"
@@ -78,12 +105,21 @@ case "$SPOOL_DIR" in /*) ;; *) SPOOL_DIR="$var/${SPOOL_DIR#var/}" ;; esac
 mkdir -p "$SPOOL_DIR" && chmod 700 "$SPOOL_DIR"
 export SPOOL_DIR
 
-lighttpd -tt -f "$root/lighttpd.conf" >/dev/null || die "lighttpd rejected lighttpd.conf (see above)"
-lighttpd -D -f "$root/lighttpd.conf" &
-lpid=$!
+front=${CAPTURE_FRONT:-lighttpd}
+case "$front" in
+lighttpd)
+	lighttpd -tt -f "$root/lighttpd.conf" >/dev/null || die "lighttpd rejected lighttpd.conf (see above)"
+	lighttpd -D -f "$root/lighttpd.conf" &
+	lpid=$!
+	;;
+nginx)
+	start_nginx
+	;;
+*) die "CAPTURE_FRONT must be lighttpd or nginx" ;;
+esac
 
 for _ in $(seq 100); do
-	kill -0 "$lpid" 2>/dev/null || die "lighttpd exited at start (see its message above)"
+	kill -0 "$lpid" 2>/dev/null || die "$front exited at start (see its message above)"
 	(exec 3<>"/dev/tcp/$PROXY_HOST/$PROXY_PORT") 2>/dev/null && break
 	sleep 0.05
 done
@@ -100,4 +136,4 @@ BANNER
 
 wait "$lpid" || true
 lpid=""
-say "lighttpd exited"
+say "$front exited"
