@@ -98,7 +98,8 @@ fi
 case "$WEB_HOST" in *:*) web_sock="[$WEB_HOST]:$WEB_PORT" ;; *) web_sock="$WEB_HOST:$WEB_PORT" ;; esac
 export CAPTURE_ROOT=$root CAPTURE_RUN=$run CAPTURE_BIN=$(cd "$bin" && pwd)
 export CAPTURE_TMP=$(cd "$var/tmp" && pwd) CAPTURE_WEB_SOCKET=$web_sock
-export CAPTURE_MAX_REQUEST_KB=$(( MAX_REQUEST_BODY / 1024 + 1024 ))
+# KB; the front server's own limit, far above MAX_REQUEST_BODY (see lighttpd.conf)
+export CAPTURE_MAX_REQUEST_KB=$(( MAX_REQUEST_BODY / 1024 * 4 + 1048576 ))
 export PROXY_HOST PROXY_PORT WEB_HOST WEB_PORT
 # a relative spool path is relative to the state directory
 case "$SPOOL_DIR" in /*) ;; *) SPOOL_DIR="$var/${SPOOL_DIR#var/}" ;; esac

@@ -244,6 +244,10 @@ void capture_finish(struct capture *c)
 		usage_from_body(&c->usage, c->resp_body.data, c->resp_body.len);
 	if (c->req_body.len)
 		usage_from_request(&c->usage, c->req_body.data, c->req_body.len);
+	if (c->outcome == OUTCOME_UPSTREAM_ERROR && !c->error)
+		capture_set_error(c, "upstream answered %d%s%s", c->status,
+				  c->usage.error_message ? ": " : "",
+				  c->usage.error_message ? c->usage.error_message : "");
 	if (!reply->len && c->usage.error_message)
 		c->search_text = searchtext_build(c->req_body.data, c->req_body.len,
 						  c->usage.error_message,

@@ -29,6 +29,10 @@ struct exchange {
 	bool headers_sent;
 	bool client_gone;
 	bool key_sent;         /* a key header went upstream */
+	bool idle_timeout;     /* we ended a transfer the upstream left silent */
+	int64_t last_byte_us;  /* when the upstream last sent or took a byte */
+	curl_off_t last_dl, last_ul;
+	char *connection;      /* the response's Connection header, if any */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -93,7 +97,7 @@ static int send_headers(struct exchange *ex)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *colon = memchr(p, ':', (size_t)(nl - p));
 
-		if (colon && !hdr_response_drop(p, (size_t)(colon - p), ex->decoded) &&
+		if (colon && !hdr_response_drop(p, (size_t)(colon - p), ex->decoded, ex->connection) &&
 		    !hdr_value_unsafe(p, (size_t)(nl - p))) {
 			buf_add(&out, p, (size_t)(nl - p));
 			buf_adds(&out, "\r\n");
@@ -119,6 +123,8 @@ static void header_status_line(struct exchange *ex, const char *line, size_t len
 		ex->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 	/* a 1xx block is followed by the real one: keep only the last */
 	buf_reset(&ex->cap->resp_headers);
+	free(ex->connection);
+	ex->connection = NULL;
 	ex->decoded = false;
 	ex->cap->streamed = false;
 }
@@ -144,6 +150,9 @@ static void header_field(struct exchange *ex, const char *line, size_t len)
 		ex->cap->streamed = memmem(v, vlen, "text/event-stream", 17) != NULL;
 	} else if (nlen == 16 && !strncasecmp(line, "Content-Encoding", 16)) {
 		ex->decoded = true;
+	} else if (nlen == 10 && !strncasecmp(line, "Connection", 10)) {
+		free(ex->connection);
+		ex->connection = xmemdupz(v, vlen);
 	}
 }
 
@@ -212,12 +221,30 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
 	return (size_t)got;
 }
 
+/* curl calls this at least once a second: it ends a transfer the upstream
+ * has left silent for UPSTREAM_IDLE_TIMEOUT (curl's own low-speed check
+ * averages over a window and fires seconds late). */
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		       curl_off_t ultotal, curl_off_t ulnow)
 {
-	(void)arg; (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	struct exchange *ex = arg;
+	int64_t now = capture_now_us();
+
+	(void)dltotal; (void)ultotal;
 	/* lighttpd is gone once we are told to stop: nobody reads the reply */
-	return server_stopping() ? 1 : 0;
+	if (server_stopping())
+		return 1;
+	if (dlnow != ex->last_dl || ulnow != ex->last_ul || !ex->last_byte_us) {
+		ex->last_dl = dlnow;
+		ex->last_ul = ulnow;
+		ex->last_byte_us = now;
+		return 0;
+	}
+	if (now - ex->last_byte_us >= (int64_t)ex->cfg->upstream_idle_timeout * 1000000) {
+		ex->idle_timeout = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* Reads the whole body into the capture when it fits, so curl can resend it
@@ -402,11 +429,10 @@ static void set_options(CURL *h, struct exchange *ex, const char *url,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, ex);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, ex);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ex->errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)cfg->upstream_connect_timeout);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)cfg->upstream_idle_timeout);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)cfg->upstream_timeout);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 65536L);
@@ -420,7 +446,12 @@ static void classify_failure(struct exchange *ex, CURLcode rc)
 	const char *why = ex->errbuf[0] ? ex->errbuf : curl_easy_strerror(rc);
 	char msg[CURL_ERROR_SIZE + 128];
 
-	if (ex->client_gone || rc == CURLE_ABORTED_BY_CALLBACK) {
+	if (ex->idle_timeout) {
+		rc = CURLE_OPERATION_TIMEDOUT;
+		snprintf(ex->errbuf, sizeof(ex->errbuf), "no byte for %d s (UPSTREAM_IDLE_TIMEOUT)",
+			 ex->cfg->upstream_idle_timeout);
+		why = ex->errbuf;
+	} else if (ex->client_gone || rc == CURLE_ABORTED_BY_CALLBACK) {
 		c->outcome = OUTCOME_CLIENT_ABORTED;
 		capture_set_error(c, "%s", server_stopping() ? "proxy shutting down" :
 				  "client closed the connection");
@@ -556,6 +587,7 @@ struct capture *forward_request(struct forward_ctx *fx, FCGX_Request *req,
 		relay(fx, &ex, uri, headers);
 	}
 	curl_slist_free_all(headers);
+	free(ex.connection);
 	FCGX_Finish_r(req);
 	ex.cap->duration_ms = ms_since(ex.cap->started_us);
 	capture_finish(ex.cap);

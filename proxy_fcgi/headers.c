@@ -55,11 +55,9 @@ const char *hdr_from_cgi(const char *param, char *out, size_t outlen)
 	return eq + 1;
 }
 
-/* true if the comma-separated list names name (case-insensitive). */
-static bool list_has(const char *list, const char *name)
+/* true if the comma-separated list names name[0..n) (case-insensitive). */
+static bool list_has(const char *list, const char *name, size_t n)
 {
-	size_t n = strlen(name);
-
 	while (list && *list) {
 		size_t len;
 
@@ -77,13 +75,15 @@ bool hdr_request_drop(const char *name, const char *connection)
 	size_t len = strlen(name);
 
 	return in_list(name, len, hop_by_hop) || in_list(name, len, curl_owned) ||
-	       !strncasecmp(name, "X-Capture-", 10) || list_has(connection, name);
+	       !strncasecmp(name, "X-Capture-", 10) || list_has(connection, name, len);
 }
 
-bool hdr_response_drop(const char *name, size_t len, bool decoded)
+bool hdr_response_drop(const char *name, size_t len, bool decoded, const char *connection)
 {
 	/* "Status" would set the status lighttpd sends (CGI rules) */
 	if (in_list(name, len, hop_by_hop) || (len == 6 && !strncasecmp(name, "Status", 6)))
+		return true;
+	if (list_has(connection, name, len))
 		return true;
 	if (decoded && ((len == 14 && !strncasecmp(name, "Content-Length", 14)) ||
 			(len == 16 && !strncasecmp(name, "Content-Encoding", 16))))

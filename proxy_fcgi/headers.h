@@ -19,9 +19,10 @@ const char *hdr_from_cgi(const char *param, char *out, size_t outlen);
  * listed in the request's Connection header (connection may be NULL). */
 bool hdr_request_drop(const char *name, const char *connection);
 /* true if an upstream response header must not reach the client: hop-by-hop,
+ * named in the response's Connection header (connection may be NULL),
  * Transfer-Encoding (lighttpd chunks itself), and Content-Length and
  * Content-Encoding when curl decoded the body (decoded). */
-bool hdr_response_drop(const char *name, size_t len, bool decoded);
+bool hdr_response_drop(const char *name, size_t len, bool decoded, const char *connection);
 /* true if value contains a CR, LF or NUL (it could split a response). */
 bool hdr_value_unsafe(const char *value, size_t len);
 

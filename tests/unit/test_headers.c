@@ -55,16 +55,18 @@ static void test_request_drop(void)
 
 static void test_response_drop(void)
 {
-	CHECK(hdr_response_drop("Transfer-Encoding", 17, false));
-	CHECK(hdr_response_drop("Connection", 10, false));
-	CHECK(hdr_response_drop("keep-alive", 10, false));
-	CHECK(hdr_response_drop("Status", 6, false));
-	CHECK(!hdr_response_drop("Content-Length", 14, false));
-	CHECK(hdr_response_drop("Content-Length", 14, true));
-	CHECK(hdr_response_drop("content-encoding", 16, true));
-	CHECK(!hdr_response_drop("Retry-After", 11, true));
-	CHECK(!hdr_response_drop("X-Request-Id", 12, false));
-	CHECK(!hdr_response_drop("Content-Type", 12, true));
+	CHECK(hdr_response_drop("Transfer-Encoding", 17, false, NULL));
+	CHECK(hdr_response_drop("Connection", 10, false, NULL));
+	CHECK(hdr_response_drop("keep-alive", 10, false, NULL));
+	CHECK(hdr_response_drop("Status", 6, false, NULL));
+	CHECK(!hdr_response_drop("Content-Length", 14, false, NULL));
+	CHECK(hdr_response_drop("Content-Length", 14, true, NULL));
+	CHECK(hdr_response_drop("content-encoding", 16, true, NULL));
+	CHECK(!hdr_response_drop("Retry-After", 11, true, NULL));
+	CHECK(!hdr_response_drop("X-Request-Id", 12, false, NULL));
+	CHECK(hdr_response_drop("X-Upstream-Hop", 14, false, "keep-alive, x-upstream-hop"));
+	CHECK(!hdr_response_drop("X-Upstream", 10, false, "keep-alive, x-upstream-hop"));
+	CHECK(!hdr_response_drop("Content-Type", 12, true, NULL));
 	CHECK(hdr_value_unsafe("a\r\nSet-Cookie: x", 16));
 	CHECK(hdr_value_unsafe("a\0b", 3));
 	CHECK(!hdr_value_unsafe("text/plain; charset=utf-8", 25));
