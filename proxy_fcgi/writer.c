@@ -49,6 +49,7 @@ struct writer {
 	long dropped;
 	int stopping;
 	bool spool_pending;           /* files wait in the spool */
+	long replayed;                /* captures replayed since the spool was last empty */
 	PGconn *db;
 	time_t next_connect;          /* no reconnect attempt before this */
 	int backoff_s;
@@ -347,7 +348,9 @@ static void replay_one(struct writer *w)
 
 	if (!path) {
 		w->spool_pending = false;
-		log_info("spool replayed: all captures are in the database");
+		if (w->replayed)
+			log_info("spool replayed: %ld captures are in the database now", w->replayed);
+		w->replayed = 0;
 		return;
 	}
 	buf_init(&data, BUF_NO_CAP);
@@ -357,6 +360,7 @@ static void replay_one(struct writer *w)
 	if (rc == 0) {
 		unlink(path);
 		log_debug("replayed %ld spooled captures from %s", r.done, path);
+		w->replayed += r.done;
 	} else if (PQstatus(w->db) == CONNECTION_OK) {
 		char bad[4200];
 
