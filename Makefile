@@ -28,7 +28,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS := $(BUILD)/proxy_fcgi $(if $(DASH_SRCS),$(BUILD)/dashboard_fcgi)
 
-.PHONY: all deps test-deps run test unit asan bench fuzz clean
+.PHONY: all deps test-deps run test unit asan bench fuzz demo-data clean
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard common/*.h proxy_fcgi/*.h dashboard_fcgi/*.h)
@@ -78,6 +78,11 @@ test: test-deps
 bench: test-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
+
+# make demo-data N=1000000 [DAYS=30]: realistic captures for trying the
+# dashboard and measuring it at scale (into DATABASE_URL or var/pg).
+demo-data: deps
+	@deploy/demo-data.sh $(or $(N),100000) $(or $(DAYS),30)
 
 clean:
 	rm -rf build
