@@ -1,0 +1,54 @@
+/* pg.h - running the dashboard's SQL: a statement with its parameters, the
+ * thread's connection, and database failures turned into JSON errors.
+ *
+ * SQL text is assembled only from constant fragments in queries.c; every
+ * value from a request travels as a parameter ($1, $2, ...). Sessions are
+ * read-only (default_transaction_read_only), in UTC, with a statement
+ * timeout, so a heavy filter ends as a 503, never a stuck thread. */
+#ifndef PG_H
+#define PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "dashboard.h"
+
+#define SQLQ_MAX_PARAMS 32
+#define PG_STATEMENT_TIMEOUT_MS 15000
+
+struct sqlq {
+	struct buf sql;
+	char *values[SQLQ_MAX_PARAMS];
+	int n;
+};
+
+void sqlq_init(struct sqlq *q);
+/* Adds a parameter (copied; NULL is SQL NULL) and returns its number for $N. */
+int sqlq_param(struct sqlq *q, const char *value);
+int sqlq_param_long(struct sqlq *q, long long v);
+/* Appends SQL text; fmt is a constant whose only conversions are %d for
+ * parameter numbers. */
+void sqlq_add(struct sqlq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sqlq_release(struct sqlq *q);
+
+/* Opens the thread's connection if it has none or lost it. 0, or -1 (logged). */
+int pg_ready(struct ctx *ctx);
+/* Runs q (results in binary format when binary is true). Returns the result
+ * of a successful query (the caller PQclears it), or NULL after answering r
+ * with a JSON error (503 when the database is down or the query timed out,
+ * 500 otherwise). */
+PGresult *pg_run(struct req *r, const struct sqlq *q, bool binary);
+/* Starts q in single-row mode: rows then come one by one from pg_next.
+ * false after answering r with a JSON error. */
+bool pg_stream(struct req *r, const struct sqlq *q);
+/* The next row (PGRES_SINGLE_TUPLE) of a pg_stream, or NULL at the end.
+ * *failed is set when the query failed on the way (error already logged;
+ * r answered if nothing was sent yet). Call until it returns NULL. */
+PGresult *pg_next(struct req *r, bool *failed);
+
+/* Reports a failed result (or connection) as a JSON error on r, logging the
+ * database's message. */
+void pg_fail(struct req *r, PGconn *conn, const PGresult *res, const char *what);
+
+#endif

@@ -1,0 +1,234 @@
+/* queries.c - the dashboard's SQL, built from constant fragments and parameters. */
+#include <stdio.h>
+
+#include "queries.h"
+#include "banned.h"
+
+/* A timestamptz from a parameter holding microseconds since 1970. */
+#define TS_PARAM "(timestamptz 'epoch' + interval '1 microsecond' * $%d::int8)"
+
+static void where_search(struct sqlq *q, const struct filters *f)
+{
+	int s = sqlq_param(q, f->search);
+
+	sqlq_add(q, " AND (search @@ websearch_to_tsquery('simple', $%d)", s);
+	if (f->search_like) {
+		int l = sqlq_param(q, f->search_like);
+
+		sqlq_add(q, " OR path ILIKE $%d OR id::text ILIKE $%d", l, l);
+	}
+	if (f->search_method)
+		sqlq_add(q, " OR method = $%d", sqlq_param(q, f->search_method));
+	sqlq_add(q, ")");
+}
+
+static void where_status(struct sqlq *q, const struct filters *f)
+{
+	if (f->failed)
+		sqlq_add(q, " AND (status >= 400 OR outcome <> 'completed')");
+	if (f->status_lo == f->status_hi && f->status_lo)
+		sqlq_add(q, " AND status = $%d", sqlq_param_long(q, f->status_lo));
+	else if (f->status_lo)
+		sqlq_add(q, " AND status >= $%d AND status <= $%d",
+			 sqlq_param_long(q, f->status_lo), sqlq_param_long(q, f->status_hi));
+}
+
+/* " WHERE …" for every filter that is set (at least "WHERE true"). */
+static void where_filters(struct sqlq *q, const struct filters *f)
+{
+	sqlq_add(q, " WHERE true");
+	if (f->has_from)
+		sqlq_add(q, " AND started_at >= " TS_PARAM, sqlq_param_long(q, f->from_us));
+	if (f->has_to)
+		sqlq_add(q, " AND started_at < " TS_PARAM, sqlq_param_long(q, f->to_us));
+	if (f->search)
+		where_search(q, f);
+	if (f->model)
+		sqlq_add(q, " AND model = $%d", sqlq_param(q, f->model));
+	where_status(q, f);
+	if (f->method)
+		sqlq_add(q, " AND method = $%d", sqlq_param(q, f->method));
+	if (f->path_like)
+		sqlq_add(q, " AND path ILIKE $%d", sqlq_param(q, f->path_like));
+	if (f->streamed >= 0)
+		sqlq_add(q, " AND streamed = $%d", sqlq_param(q, f->streamed ? "true" : "false"));
+	if (f->key)
+		sqlq_add(q, " AND key_fingerprint = $%d", sqlq_param(q, f->key));
+	if (f->outcome)
+		sqlq_add(q, " AND outcome = $%d", sqlq_param(q, f->outcome));
+}
+
+/* ts_headline reads the whole text it is given: give it the start only, and
+ * without the two marker characters, so a capture cannot fake a match. */
+static void snippet_expr(struct sqlq *q, const struct filters *f)
+{
+	if (!f->search) {
+		sqlq_add(q, ", NULL");
+		return;
+	}
+	sqlq_add(q, ", ts_headline('simple', translate(left(p.search_text, 20000), "
+		 "E'\\uE000\\uE001', ''), websearch_to_tsquery('simple', $%d), "
+		 "E'StartSel=\\uE000, StopSel=\\uE001, MaxWords=28, MinWords=10, "
+		 "MaxFragments=2, FragmentDelimiter=\" … \"')",
+		 sqlq_param(q, f->search));
+}
+
+/* The rows of the page, from the filtered rows: walking newest first and
+ * stopping after the page (many matches), or gathering all the matches
+ * through their indexes and sorting them (few: the planner, hoping to find
+ * a LIMIT's worth early, would otherwise walk the whole table for a rare
+ * word). */
+static void list_rows(struct sqlq *q, const struct list_params *lp, bool few)
+{
+	sqlq_add(q, few ? " FROM (WITH hits AS MATERIALIZED (SELECT" : " FROM (SELECT");
+	sqlq_add(q,
+		 " id, started_at, method, left(path, 2048) AS path,"
+		 " left(query, 2048) AS query, status, duration_ms, ttfb_ms,"
+		 " left(model, 256) AS model, streamed, prompt_tokens, completion_tokens,"
+		 " total_tokens, outcome, left(error, 512) AS error, key_hint, key_fingerprint,"
+		 " request_body_size, response_body_size, reply_text, search_text"
+		 " FROM captures");
+	where_filters(q, &lp->f);
+	if (lp->has_cursor) {
+		int t = sqlq_param_long(q, lp->cursor.us);
+		int i = sqlq_param(q, lp->cursor.id);
+
+		sqlq_add(q, " AND (started_at, id) < (" TS_PARAM ", $%d::uuid)", t, i);
+	}
+	if (few)
+		sqlq_add(q, ") SELECT * FROM hits");
+	sqlq_add(q, " ORDER BY started_at DESC, id DESC LIMIT $%d",
+		 sqlq_param_long(q, lp->page_size + 1));
+	if (!lp->has_cursor && lp->page > 1)
+		sqlq_add(q, " OFFSET $%d",
+			 sqlq_param_long(q, (long long)(lp->page - 1) * lp->page_size));
+	sqlq_add(q, ") p ORDER BY p.started_at DESC, p.id DESC");
+}
+
+void queries_list(struct sqlq *q, const struct list_params *lp, bool few)
+{
+	sqlq_add(q,
+		 "SELECT p.id, to_char(p.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+		 " (extract(epoch FROM p.started_at) * 1000000)::int8,"
+		 " p.method, p.path, p.query, p.status, p.duration_ms, p.ttfb_ms, p.model,"
+		 " p.streamed, p.prompt_tokens, p.completion_tokens, p.total_tokens,"
+		 " p.outcome, p.error, p.key_hint, p.key_fingerprint,"
+		 " p.request_body_size, p.response_body_size,"
+		 " left(coalesce(p.reply_text, ''), 240)");
+	snippet_expr(q, &lp->f);
+	list_rows(q, lp, few);
+}
+
+void queries_count(struct sqlq *q, const struct filters *f)
+{
+	sqlq_add(q, "SELECT count(*) FROM (SELECT 1 FROM captures");
+	where_filters(q, f);
+	sqlq_add(q, " LIMIT $%d) s", sqlq_param_long(q, QUERIES_COUNT_CAP + 1));
+}
+
+void queries_estimate(struct sqlq *q)
+{
+	sqlq_add(q,
+		 "SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples > 0), 0)::int8"
+		 " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+		 " WHERE i.inhparent = 'captures'::regclass");
+}
+
+/* id = $1, and when the id tells its time, started_at within a day of it. */
+static void where_id(struct sqlq *q, const char *id, int64_t around_ms)
+{
+	sqlq_add(q, " WHERE id = $%d::uuid", sqlq_param(q, id));
+	if (around_ms >= 0) {
+		int lo = sqlq_param_long(q, (around_ms - 86400000LL) * 1000);
+		int hi = sqlq_param_long(q, (around_ms + 86400000LL) * 1000);
+
+		sqlq_add(q, " AND started_at >= " TS_PARAM " AND started_at < " TS_PARAM, lo, hi);
+	}
+	sqlq_add(q, " LIMIT 1");
+}
+
+void queries_detail(struct sqlq *q, const char *id, int64_t around_ms)
+{
+	sqlq_add(q,
+		 "SELECT id, to_char(started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+		 " instance, client_addr, method, path, query,"
+		 " request_headers::text, request_content_type, request_body,"
+		 " octet_length(request_body_bin), request_body_size, request_body_truncated,"
+		 " status, response_headers::text, response_content_type, response_body,"
+		 " octet_length(response_body_bin), response_body_size, response_body_truncated,"
+		 " streamed, sse_events, reply_text, model, prompt_tokens, completion_tokens,"
+		 " total_tokens, cached_tokens, reasoning_tokens, finish_reason, outcome, error,"
+		 " ttfb_ms, duration_ms, key_hint, key_fingerprint,"
+		 " to_char(started_at + coalesce(duration_ms, 0) * interval '1 millisecond',"
+		 " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+		 " FROM captures");
+	where_id(q, id, around_ms);
+}
+
+void queries_body(struct sqlq *q, const char *id, int64_t around_ms, bool response)
+{
+	if (response)
+		sqlq_add(q, "SELECT coalesce(response_body_bin, convert_to(response_body, 'UTF8')),"
+			 " response_content_type FROM captures");
+	else
+		sqlq_add(q, "SELECT coalesce(request_body_bin, convert_to(request_body, 'UTF8')),"
+			 " request_content_type FROM captures");
+	where_id(q, id, around_ms);
+}
+
+void queries_bounds(struct sqlq *q)
+{
+	sqlq_add(q,
+		 "SELECT (extract(epoch FROM (SELECT min(started_at) FROM captures)) * 1000000)::int8,"
+		 " (extract(epoch FROM now()) * 1000000)::int8");
+}
+
+void queries_stats_totals(struct sqlq *q, const struct filters *f)
+{
+	sqlq_add(q,
+		 "SELECT count(*),"
+		 " count(*) FILTER (WHERE status < 400 AND outcome = 'completed'),"
+		 " count(*) FILTER (WHERE status >= 400 AND status < 500),"
+		 " count(*) FILTER (WHERE status >= 500),"
+		 " count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed'),"
+		 " avg(duration_ms),"
+		 " percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),"
+		 " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms),"
+		 " avg(ttfb_ms), coalesce(sum(prompt_tokens), 0),"
+		 " coalesce(sum(completion_tokens), 0),"
+		 " (extract(epoch FROM min(started_at)) * 1000)::int8,"
+		 " (extract(epoch FROM max(started_at)) * 1000)::int8"
+		 " FROM captures");
+	where_filters(q, f);
+}
+
+/* One hashed pass groups by (model, bucket); the few groups are then
+ * rolled up per model and per bucket. Sorting a million rows per grouping
+ * set costs several times more. */
+void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s)
+{
+	int b = sqlq_param_long(q, bucket_s);
+
+	sqlq_add(q,
+		 "WITH g AS (SELECT model,"
+		 " (extract(epoch FROM date_bin(interval '1 second' * $%d::int8, started_at,"
+		 " timestamptz 'epoch')) * 1000)::int8 AS bucket,"
+		 " count(*) AS n,"
+		 " count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed') AS failed,"
+		 " sum(duration_ms) AS dur_sum, count(duration_ms) AS dur_n,"
+		 " max(duration_ms) AS dur_max,"
+		 " sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion"
+		 " FROM captures", b);
+	where_filters(q, f);
+	/* a row per model, but not per each of a million made-up model names */
+	sqlq_add(q,
+		 " GROUP BY 1, 2)"
+		 " SELECT * FROM (SELECT CASE WHEN GROUPING(model) = 0 THEN 1 ELSE 2 END AS set,"
+		 " model, bucket, sum(n) AS requests, sum(failed),"
+		 " sum(dur_sum) / nullif(sum(dur_n), 0), max(dur_max),"
+		 " coalesce(sum(prompt), 0), coalesce(sum(completion), 0),"
+		 " row_number() OVER (PARTITION BY GROUPING(model) ORDER BY sum(n) DESC) AS rank"
+		 " FROM g GROUP BY GROUPING SETS ((model), (bucket))) t"
+		 " WHERE set <> 1 OR rank <= $%d ORDER BY set, bucket, requests DESC",
+		 sqlq_param_long(q, QUERIES_MODELS_MAX));
+}

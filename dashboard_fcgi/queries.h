@@ -1,0 +1,85 @@
+/* queries.h - every SQL statement the dashboard runs, in one place.
+ *
+ * Each builder fills a struct sqlq (initialised by the caller) with SQL made
+ * of constant fragments and the request's values as parameters. The column
+ * enums give the order of each SELECT list: renderers index results by them.
+ * Times travel as microseconds since 1970 (int8), so a cursor round-trips
+ * exactly. */
+#ifndef QUERIES_H
+#define QUERIES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pg.h"
+#include "query.h"
+
+/* Models listed by /api/stats, the busiest first. */
+#define QUERIES_MODELS_MAX 30
+/* Filtered counts stop here: the list then says "10,000+". */
+#define QUERIES_COUNT_CAP 10000
+
+enum list_col {
+	LC_ID, LC_TIMESTAMP, LC_CURSOR_US, LC_METHOD, LC_PATH, LC_QUERY, LC_STATUS,
+	LC_DURATION, LC_TTFB, LC_MODEL, LC_STREAMED, LC_PROMPT_TOKENS,
+	LC_COMPLETION_TOKENS, LC_TOTAL_TOKENS, LC_OUTCOME, LC_ERROR, LC_KEY_HINT,
+	LC_KEY_FINGERPRINT, LC_REQUEST_SIZE, LC_RESPONSE_SIZE, LC_PREVIEW, LC_SNIPPET
+};
+
+/* One page of the list, newest first: page_size + 1 rows (the extra one
+ * tells whether there is a next page), after the cursor or at the page's
+ * offset. few: the filters match at most QUERIES_COUNT_CAP rows (gather
+ * them, then sort). The snippet marks matches between U+E000 and U+E001. */
+void queries_list(struct sqlq *q, const struct list_params *lp, bool few);
+/* count(*) of the filtered rows, stopping at QUERIES_COUNT_CAP + 1. */
+void queries_count(struct sqlq *q, const struct filters *f);
+/* Planner estimate of all rows (sum of the partitions' reltuples). */
+void queries_estimate(struct sqlq *q);
+
+enum detail_col {
+	DC_ID, DC_TIMESTAMP, DC_INSTANCE, DC_CLIENT_ADDR, DC_METHOD, DC_PATH, DC_QUERY,
+	DC_REQ_HEADERS, DC_REQ_TYPE, DC_REQ_BODY, DC_REQ_BIN_SIZE, DC_REQ_SIZE,
+	DC_REQ_TRUNCATED, DC_STATUS, DC_RESP_HEADERS, DC_RESP_TYPE, DC_RESP_BODY,
+	DC_RESP_BIN_SIZE, DC_RESP_SIZE, DC_RESP_TRUNCATED, DC_STREAMED, DC_SSE_EVENTS,
+	DC_REPLY, DC_MODEL, DC_PROMPT_TOKENS, DC_COMPLETION_TOKENS, DC_TOTAL_TOKENS,
+	DC_CACHED_TOKENS, DC_REASONING_TOKENS, DC_FINISH_REASON, DC_OUTCOME, DC_ERROR,
+	DC_TTFB, DC_DURATION, DC_KEY_HINT, DC_KEY_FINGERPRINT, DC_ENDED
+};
+
+/* One capture by id. When the id is a UUID v7, around_ms (its time) bounds
+ * started_at to a day either side so only those partitions are read; pass
+ * -1 to search every partition. */
+void queries_detail(struct sqlq *q, const char *id, int64_t around_ms);
+
+enum body_col { BC_BYTES, BC_CONTENT_TYPE };
+
+/* The stored bytes of one body (response when response is true), as bytea
+ * whether it was kept as text or bytes (NULL when none was stored); run in
+ * binary format. */
+void queries_body(struct sqlq *q, const char *id, int64_t around_ms, bool response);
+
+enum bounds_col { BD_FIRST_US, BD_NOW_US };
+
+/* The oldest capture's time (NULL when there is none) and now. */
+void queries_bounds(struct sqlq *q);
+
+enum totals_col {
+	TC_REQUESTS, TC_OK, TC_CLIENT_ERRORS, TC_SERVER_ERRORS, TC_FAILED, TC_AVG_MS,
+	TC_P50_MS, TC_P95_MS, TC_AVG_TTFB, TC_PROMPT_TOKENS, TC_COMPLETION_TOKENS,
+	TC_FIRST_MS, TC_LAST_MS
+};
+
+/* One row: counts, average and percentile latency, tokens of the filtered
+ * captures. */
+void queries_stats_totals(struct sqlq *q, const struct filters *f);
+
+enum groups_col {
+	GC_SET, GC_MODEL, GC_BUCKET_MS, GC_REQUESTS, GC_FAILED, GC_AVG_MS, GC_MAX_MS,
+	GC_PROMPT_TOKENS, GC_COMPLETION_TOKENS, GC_RANK
+};
+
+/* Rows per model (GC_SET 1, the QUERIES_MODELS_MAX busiest) and per time
+ * bucket of bucket_s seconds (GC_SET 2, in time order). */
+void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s);
+
+#endif

@@ -1,0 +1,212 @@
+/* stats.c - GET /api/stats and GET /api/info. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "jsonw.h"
+#include "pg.h"
+#include "pgjson.h"
+#include "queries.h"
+#include "query.h"
+#include "reply.h"
+#include "banned.h"
+
+/* At most this many points on the timeline. */
+#define TIMELINE_POINTS 120
+
+/* The smallest round bucket that cuts span_s seconds into at most
+ * TIMELINE_POINTS buckets. */
+static long bucket_seconds(long long span_s)
+{
+	static const long widths[] = {
+		60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+		86400, 172800, 604800, 2592000
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(widths) / sizeof(widths[0]) - 1; i++)
+		if (span_s / widths[i] < TIMELINE_POINTS)
+			break;
+	return widths[i];
+}
+
+/* The time range the statistics cover: from/to when given, else from the
+ * first capture until now. */
+static bool time_range(struct req *r, const struct filters *f, long long *from_ms,
+		       long long *to_ms)
+{
+	PGresult *res;
+	struct sqlq q;
+	bool ok = false;
+
+	sqlq_init(&q);
+	queries_bounds(&q);
+	res = pg_run(r, &q, false);
+	if (!res)
+		goto out;
+	*to_ms = f->has_to ? f->to_us / 1000 : pj_long(res, 0, BD_NOW_US, 0) / 1000;
+	*from_ms = f->has_from ? f->from_us / 1000 : pj_long(res, 0, BD_FIRST_US, *to_ms * 1000) / 1000;
+	if (*from_ms > *to_ms)
+		*from_ms = *to_ms;
+	ok = true;
+out:
+	PQclear(res);
+	sqlq_release(&q);
+	return ok;
+}
+
+static void write_totals(struct jw *w, const PGresult *res)
+{
+	long long total = pj_long(res, 0, TC_REQUESTS, 0);
+	long long ok = pj_long(res, 0, TC_OK, 0);
+	long long in = pj_long(res, 0, TC_PROMPT_TOKENS, 0);
+	long long out = pj_long(res, 0, TC_COMPLETION_TOKENS, 0);
+
+	jw_key(w, "total_requests");
+	jw_int(w, total);
+	jw_key(w, "success_rate");
+	jw_double(w, total ? (double)((ok * 10000 + total / 2) / total) / 100.0 : 0.0);
+	pj_key_float(w, "avg_response_time_ms", res, 0, TC_AVG_MS);
+	pj_key_float(w, "p50_response_time_ms", res, 0, TC_P50_MS);
+	pj_key_float(w, "p95_response_time_ms", res, 0, TC_P95_MS);
+	pj_key_float(w, "avg_ttfb_ms", res, 0, TC_AVG_TTFB);
+	pj_key_int(w, "successful_requests", res, 0, TC_OK);
+	pj_key_int(w, "failed_requests", res, 0, TC_FAILED);
+	jw_key(w, "errors");
+	jw_object_begin(w);
+	pj_key_int(w, "client_4xx", res, 0, TC_CLIENT_ERRORS);
+	pj_key_int(w, "server_5xx", res, 0, TC_SERVER_ERRORS);
+	pj_key_int(w, "failed", res, 0, TC_FAILED);
+	jw_object_end(w);
+	jw_key(w, "tokens");
+	jw_object_begin(w);
+	jw_key(w, "prompt");
+	jw_int(w, in);
+	jw_key(w, "completion");
+	jw_int(w, out);
+	jw_key(w, "total");
+	jw_int(w, in + out);
+	jw_object_end(w);
+	pj_key_int(w, "first_ms", res, 0, TC_FIRST_MS);
+	pj_key_int(w, "last_ms", res, 0, TC_LAST_MS);
+}
+
+static void write_group(struct jw *w, const PGresult *res, int row, bool model)
+{
+	jw_object_begin(w);
+	if (model)
+		pj_key_text(w, "model", res, row, GC_MODEL);
+	else
+		pj_key_int(w, "t", res, row, GC_BUCKET_MS);
+	pj_key_int(w, "requests", res, row, GC_REQUESTS);
+	pj_key_int(w, "errors", res, row, GC_FAILED);
+	pj_key_float(w, "avg_ms", res, row, GC_AVG_MS);
+	pj_key_float(w, "max_ms", res, row, GC_MAX_MS);
+	pj_key_int(w, "prompt_tokens", res, row, GC_PROMPT_TOKENS);
+	pj_key_int(w, "completion_tokens", res, row, GC_COMPLETION_TOKENS);
+	jw_object_end(w);
+}
+
+/* Rows of grouping set `set` (1 models, 2 time buckets). */
+static void write_set(struct jw *w, const PGresult *res, int set)
+{
+	int i;
+
+	jw_array_begin(w);
+	for (i = 0; i < PQntuples(res); i++)
+		if (pj_long(res, i, GC_SET, -1) == set)
+			write_group(w, res, i, set == 1);
+	jw_array_end(w);
+}
+
+static void write_stats(struct jw *w, const PGresult *totals, const PGresult *groups,
+			long long from_ms, long long to_ms, long bucket_s)
+{
+	jw_object_begin(w);
+	write_totals(w, totals);
+	jw_key(w, "models");
+	write_set(w, groups, 1);
+	jw_key(w, "timeline");
+	jw_object_begin(w);
+	jw_key(w, "from_ms");
+	jw_int(w, from_ms);
+	jw_key(w, "to_ms");
+	jw_int(w, to_ms);
+	jw_key(w, "bucket_seconds");
+	jw_int(w, bucket_s);
+	jw_key(w, "points");
+	write_set(w, groups, 2);
+	jw_object_end(w);
+	jw_object_end(w);
+}
+
+static PGresult *run(struct req *r, struct sqlq *q)
+{
+	PGresult *res = pg_run(r, q, false);
+
+	sqlq_release(q);
+	sqlq_init(q);
+	return res;
+}
+
+void api_stats(struct req *r)
+{
+	struct filters f;
+	struct qstring qs;
+	PGresult *totals = NULL, *groups = NULL;
+	long long from_ms = 0, to_ms = 0;
+	long bucket_s;
+	struct sqlq q;
+	struct jw w;
+	char err[256];
+
+	memset(&f, 0, sizeof(f));
+	sqlq_init(&q);
+	if (qs_parse(&qs, r->query, err, sizeof(err)) < 0 ||
+	    filters_parse(&qs, &f, err, sizeof(err)) < 0) {
+		reply_bad_request(r, err);
+		goto out;
+	}
+	if (!time_range(r, &f, &from_ms, &to_ms))
+		goto out;
+	bucket_s = bucket_seconds((to_ms - from_ms) / 1000);
+	queries_stats_totals(&q, &f);
+	totals = run(r, &q);
+	if (!totals)
+		goto out;
+	queries_stats_groups(&q, &f, bucket_s);
+	groups = run(r, &q);
+	if (!groups)
+		goto out;
+	reply_start(r, 200, "application/json; charset=utf-8", REPLY_NO_STORE, NULL);
+	jw_init(&w, reply_sink, r);
+	write_stats(&w, totals, groups, from_ms, to_ms, bucket_s);
+	reply_write(r, "\n", 1);
+out:
+	PQclear(totals);
+	PQclear(groups);
+	filters_release(&f);
+	qs_release(&qs);
+	sqlq_release(&q);
+}
+
+void api_info(struct req *r)
+{
+	const struct config *c = &r->app->cfg;
+	char url[300];
+	struct jw w;
+
+	snprintf(url, sizeof(url), strchr(c->proxy_host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+		 c->proxy_host, c->proxy_port);
+	reply_start(r, 200, "application/json; charset=utf-8", REPLY_NO_STORE, NULL);
+	jw_init(&w, reply_sink, r);
+	jw_object_begin(&w);
+	jw_key(&w, "proxy_url");
+	jw_cstring(&w, url);
+	jw_key(&w, "page_size");
+	jw_int(&w, c->page_size);
+	jw_key(&w, "mask_api_key");
+	jw_bool(&w, c->mask_api_key);
+	jw_object_end(&w);
+	reply_write(r, "\n", 1);
+}
