@@ -23,13 +23,21 @@ as_pg_user() {
 	fi
 }
 
+# true while process $1 runs (an exited one that nobody has reaped yet, as
+# spawn-fcgi's children can be, counts as gone).
+pid_running() {
+	kill -0 "$1" 2>/dev/null || return 1
+	case "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" in Z|X) return 1 ;; esac
+	return 0
+}
+
 # Waits up to $2 seconds (default 30) for process $1 to exit.
 wait_pid_gone() {
 	local pid=$1 limit=$(( ${2:-30} * 10 )) i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt "$limit" ]; do
+	while pid_running "$pid" && [ $i -lt "$limit" ]; do
 		sleep 0.1; i=$((i + 1))
 	done
-	! kill -0 "$pid" 2>/dev/null
+	! pid_running "$pid"
 }
 
 # Stops the process named in a pid file: SIGTERM, then SIGKILL after $2 seconds.
@@ -38,7 +46,7 @@ stop_pidfile() {
 	[ -f "$file" ] || return 0
 	pid=$(cat "$file" 2>/dev/null)
 	case "$pid" in ''|*[!0-9]*) rm -f "$file"; return 0 ;; esac
-	if kill -0 "$pid" 2>/dev/null; then
+	if pid_running "$pid"; then
 		kill -TERM "$pid" 2>/dev/null
 		wait_pid_gone "$pid" "$grace" || kill -KILL "$pid" 2>/dev/null
 	fi

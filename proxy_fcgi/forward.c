@@ -14,6 +14,10 @@
 #include "xalloc.h"
 #include "banned.h"
 
+/* Most bytes of response headers passed on: OpenAI sends ~2 KB, and the
+ * front server refuses a backend's header block much past 64 KB. */
+#define HEADERS_MAX (32 * 1024)
+
 struct forward_ctx {
 	CURL *curl;
 };
@@ -23,7 +27,11 @@ struct exchange {
 	FCGX_Request *req;
 	const struct config *cfg;
 	struct capture *cap;
-	long body_left;        /* request body bytes not yet read from lighttpd */
+	long body_left;        /* request body bytes not yet read; -1: length unknown
+				* (chunked under nginx), read to the end */
+	size_t body_sent;      /* bytes of the held body already given to curl */
+	bool too_large;        /* an unknown-length body passed MAX_REQUEST_BODY */
+	bool huge_headers;     /* the upstream's header block passed HEADERS_MAX */
 	int status;            /* status of the header block being read */
 	bool decoded;          /* upstream sent Content-Encoding: curl decodes */
 	bool headers_sent;
@@ -176,6 +184,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		}
 	} else {
 		header_field(ex, data, l);
+		if (ex->cap->resp_headers.len > HEADERS_MAX) {
+			ex->huge_headers = true;
+			return 0;
+		}
 	}
 	return len;
 }
@@ -199,25 +211,45 @@ gone:
 	return 0;
 }
 
+/* Streams a body too big to hold: first the part read_body() holds, then
+ * the rest straight from the client, teed into the (full) capture buffer,
+ * which still counts the true size. */
 static size_t on_read(char *dst, size_t size, size_t n, void *arg)
 {
 	struct exchange *ex = arg;
+	struct buf *b = &ex->cap->req_body;
 	size_t want = size * n;
 	int got;
 
-	if ((long)want > ex->body_left)
-		want = (size_t)ex->body_left;
-	if (!want)
+	if (ex->body_sent < b->len) {
+		size_t k = b->len - ex->body_sent < want ? b->len - ex->body_sent : want;
+
+		memcpy(dst, b->data + ex->body_sent, k);
+		ex->body_sent += k;
+		return k;
+	}
+	if (ex->body_left == 0)
 		return 0;
+	if (ex->body_left > 0 && (long)want > ex->body_left)
+		want = (size_t)ex->body_left;
 	got = FCGX_GetStr(dst, (int)want, ex->req->in);
+	if (got <= 0 && ex->body_left < 0) {
+		ex->body_left = 0;
+		return 0;
+	}
 	if (got <= 0) {
 		ex->client_gone = true;
 		capture_set_error(ex->cap, "client sent %ld bytes less than its Content-Length",
 				  ex->body_left);
 		return CURL_READFUNC_ABORT;
 	}
-	buf_add(&ex->cap->req_body, dst, (size_t)got);
-	ex->body_left -= got;
+	buf_add(b, dst, (size_t)got);
+	if (ex->body_left > 0)
+		ex->body_left -= got;
+	if ((long)b->total > ex->cfg->max_request_body) {
+		ex->too_large = true;
+		return CURL_READFUNC_ABORT;
+	}
 	return (size_t)got;
 }
 
@@ -247,23 +279,37 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
-/* Reads the whole body into the capture when it fits, so curl can resend it
- * if a kept-alive connection turns out closed. Returns -1 if the client
- * sent less than it announced. */
+/* Reads the body into the capture until it ends or fills the capture's cap.
+ * Returns 1 if it is all held (curl can then resend it, should a kept-alive
+ * connection turn out closed), 0 if more remains to be streamed, -1 if the
+ * client sent less than it announced or more than MAX_REQUEST_BODY. */
 static int read_body(struct exchange *ex)
 {
+	struct buf *b = &ex->cap->req_body;
 	char chunk[65536];
 
-	while (ex->body_left > 0) {
-		int want = ex->body_left < (long)sizeof(chunk) ? (int)ex->body_left : (int)sizeof(chunk);
-		int got = FCGX_GetStr(chunk, want, ex->req->in);
+	while (ex->body_left != 0 && b->len < b->cap) {
+		size_t want = b->cap - b->len < sizeof(chunk) ? b->cap - b->len : sizeof(chunk);
+		int got;
 
-		if (got <= 0)
+		if (ex->body_left > 0 && (long)want > ex->body_left)
+			want = (size_t)ex->body_left;
+		got = FCGX_GetStr(chunk, (int)want, ex->req->in);
+		if (got <= 0) {
+			if (ex->body_left > 0)
+				return -1;
+			ex->body_left = 0; /* the end of an unknown-length body */
+			break;
+		}
+		buf_add(b, chunk, (size_t)got);
+		if (ex->body_left > 0)
+			ex->body_left -= got;
+		if ((long)b->total > ex->cfg->max_request_body) {
+			ex->too_large = true;
 			return -1;
-		buf_add(&ex->cap->req_body, chunk, (size_t)got);
-		ex->body_left -= got;
+		}
 	}
-	return 0;
+	return ex->body_left == 0 ? 1 : 0;
 }
 
 /* Appends one "Name: value" line to the upstream header list. An empty value
@@ -383,7 +429,7 @@ static char *upstream_url(const char *base, const char *uri)
 static void set_method(CURL *h, struct exchange *ex, const char *method, bool in_memory)
 {
 	const struct buf *body = &ex->cap->req_body;
-	bool has_body = ex->cap->req_body.total > 0 || ex->body_left > 0 ||
+	bool has_body = body->total > 0 || ex->body_left != 0 ||
 			!strcmp(method, "POST") || !strcmp(method, "PUT") ||
 			!strcmp(method, "PATCH");
 
@@ -401,9 +447,10 @@ static void set_method(CURL *h, struct exchange *ex, const char *method, bool in
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data ? body->data : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
 	} else {
-		/* too big to keep: streamed once, on a fresh connection so curl
-		 * never needs to rewind it */
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ex->body_left);
+		/* too big to hold: streamed once, on a fresh connection so curl
+		 * never needs to rewind it; chunked when its length is unknown */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, ex->body_left < 0 ? (curl_off_t)-1 :
+				 (curl_off_t)(body->len + (size_t)ex->body_left));
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, ex);
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
@@ -446,7 +493,18 @@ static void classify_failure(struct exchange *ex, CURLcode rc)
 	const char *why = ex->errbuf[0] ? ex->errbuf : curl_easy_strerror(rc);
 	char msg[CURL_ERROR_SIZE + 128];
 
-	if (ex->idle_timeout) {
+	if (ex->too_large) {
+		c->outcome = OUTCOME_REJECTED;
+		send_error(ex, 413, "invalid_request_error", "request_too_large",
+			   "capture proxy: request body is larger than MAX_REQUEST_BODY");
+		return;
+	}
+	if (ex->huge_headers) {
+		snprintf(ex->errbuf, sizeof(ex->errbuf), "more than %d KB of response headers",
+			 HEADERS_MAX / 1024);
+		why = ex->errbuf;
+		rc = CURLE_WEIRD_SERVER_REPLY;
+	} else if (ex->idle_timeout) {
 		rc = CURLE_OPERATION_TIMEDOUT;
 		snprintf(ex->errbuf, sizeof(ex->errbuf), "no byte for %d s (UPSTREAM_IDLE_TIMEOUT)",
 			 ex->cfg->upstream_idle_timeout);
@@ -509,10 +567,10 @@ static long content_length(FCGX_Request *req)
 	long n;
 
 	if (!s || !*s)
-		return 0;
+		return -1; /* nginx passes a chunked body with an empty CONTENT_LENGTH */
 	errno = 0;
 	n = strtol(s, &end, 10);
-	return (errno || *end || n < 0) ? 0 : n;
+	return (errno || *end || n < 0) ? -1 : n;
 }
 
 static bool proxied_path(const char *uri)
@@ -525,17 +583,24 @@ static void relay(struct forward_ctx *fx, struct exchange *ex, const char *uri,
 		  struct curl_slist *headers)
 {
 	struct capture *c = ex->cap;
-	bool in_memory = ex->body_left <= (long)c->req_body.cap, was_sent;
+	int held = read_body(ex);
+	bool was_sent;
 	char *url = upstream_url(ex->cfg->openai_api_base, uri);
 	CURLcode rc;
 
-	if (in_memory && read_body(ex) < 0) {
+	if (held < 0 && ex->too_large) {
+		classify_failure(ex, CURLE_OK);
+		goto out;
+	}
+	if (held < 0) {
 		c->outcome = OUTCOME_CLIENT_ABORTED;
 		capture_set_error(c, "client sent less than its Content-Length");
 		goto out;
 	}
+	if (!held && ex->body_left < 0)
+		headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
 	set_options(fx->curl, ex, url, headers);
-	set_method(fx->curl, ex, c->method, in_memory);
+	set_method(fx->curl, ex, c->method, held == 1);
 	rc = curl_easy_perform(fx->curl);
 	if (rc == CURLE_OK) {
 		if (!ex->headers_sent && send_headers(ex) < 0)

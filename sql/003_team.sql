@@ -72,8 +72,8 @@ $$;
 COMMENT ON FUNCTION capture_price(text, timestamptz) IS 'The model_prices row that applies to a model at a time (exact name, else without its date suffix); NULL when unknown.';
 
 -- USD cost of one call; NULL when the model has no price or no tokens were reported.
-CREATE FUNCTION capture_cost(p_model text, p_at timestamptz, p_prompt integer,
-                             p_cached integer, p_completion integer)
+CREATE FUNCTION capture_cost(p_model text, p_at timestamptz, p_prompt bigint,
+                             p_cached bigint, p_completion bigint)
 RETURNS numeric LANGUAGE sql STABLE AS $$
     SELECT round((  (coalesce(p_prompt, 0) - coalesce(p_cached, 0)) * pr.input_per_mtok
                   + coalesce(p_cached, 0) * coalesce(pr.cached_input_per_mtok, pr.input_per_mtok)
@@ -81,7 +81,7 @@ RETURNS numeric LANGUAGE sql STABLE AS $$
     FROM capture_price(p_model, p_at) pr
     WHERE pr.model IS NOT NULL AND (p_prompt IS NOT NULL OR p_completion IS NOT NULL)
 $$;
-COMMENT ON FUNCTION capture_cost(text, timestamptz, integer, integer, integer) IS 'USD cost of a call from its model, time and token counts (cached input at the cached price); NULL for an unknown model or no usage.';
+COMMENT ON FUNCTION capture_cost(text, timestamptz, bigint, bigint, bigint) IS 'USD cost of a call from its model, time and token counts (cached input at the cached price); NULL for an unknown model or no usage.';
 
 CREATE VIEW captures_cost AS
     SELECT c.*, capture_cost(c.model, c.started_at, c.prompt_tokens, c.cached_tokens,
@@ -116,8 +116,7 @@ COMMENT ON VIEW usage_daily IS 'Calls and tokens per UTC day, model, key, user a
 
 CREATE VIEW usage_daily_cost AS
     SELECT u.*, capture_cost(u.model, u.day::timestamp AT TIME ZONE 'UTC',
-                             u.prompt_tokens::integer, u.cached_tokens::integer,
-                             u.completion_tokens::integer) AS cost_usd
+                             u.prompt_tokens, u.cached_tokens, u.completion_tokens) AS cost_usd
     FROM usage_daily u;
 COMMENT ON VIEW usage_daily_cost IS 'usage_daily with the cost of each group (NULL when the model has no price).';
 
@@ -158,8 +157,10 @@ COMMENT ON VIEW errors IS 'Calls that did not complete or got a 4xx/5xx, with wh
 CREATE FUNCTION captures_drop_older_than(keep_days integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
-    cutoff timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-                          - make_interval(days => keep_days);
+    -- subtract in UTC: in a session time zone with daylight saving a day
+    -- is not always 24 hours
+    cutoff timestamptz := (date_trunc('day', now() AT TIME ZONE 'UTC')
+                           - make_interval(days => keep_days)) AT TIME ZONE 'UTC';
     part record;
     dropped integer := 0;
 BEGIN

@@ -5,6 +5,11 @@
 //   ... s.proxyUrl, s.webUrl, await s.query('SELECT ...'), await s.waitForCapture(id) ...
 //   await s.stop();   // SIGTERM to run.sh, then fails loudly on any sanitizer report
 //
+// Several stacks on one database (a team sharing it):
+//   const { db, url } = await createDatabase('team');
+//   const [a, b] = await Promise.all(['a', 'b'].map((n) => startStack({ name: n, databaseUrl: url, env: {...} })));
+//   ... await a.stop(); await b.stop(); await dropDatabase(db);   // stop() leaves a shared database alone
+//
 // Needs TEST_PG_ADMIN_URL (the test cluster's admin URL, set by tests/run.sh).
 // CAPTURE_BIN picks the programs (build/ or build/asan/), default build/.
 // State (var dir, run.sh's log, sanitizer logs) goes to tests/out/<run>/<name>-<rand>/.
@@ -89,9 +94,30 @@ function tail(file, lines = 60) {
 	} catch { return '(no log)'; }
 }
 
+/* A new, empty database in the test cluster, named t_<label>_<random>;
+ * resolves to {db, url}. For stacks that share one database (startStack's
+ * databaseUrl option); drop it with dropDatabase() afterwards. */
+export async function createDatabase(label = 'shared') {
+	const tag = crypto.randomBytes(4).toString('hex');
+	const db = `t_${String(label).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 20)}_${tag}`;
+	await withAdmin((c) => c.query(`CREATE DATABASE ${db}`));
+	return { db, url: urlForDb(adminUrl(), db) };
+}
+
+/* Drops a database made by createDatabase (its name, or its URL), closing
+ * any connections still open to it. */
+export async function dropDatabase(dbOrUrl) {
+	const db = /^[a-z]+:\/\//i.test(dbOrUrl) ? decodeURIComponent(new URL(dbOrUrl).pathname.slice(1)) : dbOrUrl;
+	if (!/^[A-Za-z0-9_]+$/.test(db)) throw new Error(`dropDatabase: unexpected database name ${JSON.stringify(db)}`);
+	await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
+}
+
 /* Starts the service. opts: name (state dir prefix), bin (programs dir), env
- * (extra environment: OPENAI_API_BASE, MAX_REQUEST_BODY, ...), startTimeout ms.
- * Resolves to the stack; rejects with run.sh's log when it does not come up. */
+ * (extra environment: OPENAI_API_BASE, MAX_REQUEST_BODY, ...), startTimeout ms,
+ * databaseUrl (use this existing database, e.g. from createDatabase(), instead
+ * of creating a fresh one; stop() then leaves it in place unless dropDatabase
+ * is true). Resolves to the stack; rejects with run.sh's log when it does not
+ * come up. */
 export async function startStack(opts = {}) {
 	const name = (opts.name || 'stack').replace(/[^A-Za-z0-9_.-]/g, '_');
 	const tag = crypto.randomBytes(4).toString('hex');
@@ -101,9 +127,16 @@ export async function startStack(opts = {}) {
 	fs.mkdirSync(varDir, { recursive: true });
 	fs.mkdirSync(sanDir, { recursive: true });
 	const logFile = path.join(dir, 'run.log');
-	const db = `t_${name.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 20)}_${tag}`;
-	await withAdmin((c) => c.query(`CREATE DATABASE ${db}`));
-	const databaseUrl = urlForDb(adminUrl(), db);
+	const ownDb = !opts.databaseUrl || opts.dropDatabase === true;
+	let db, databaseUrl;
+	if (opts.databaseUrl) {
+		databaseUrl = opts.databaseUrl;
+		db = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+	} else {
+		db = `t_${name.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 20)}_${tag}`;
+		await withAdmin((c) => c.query(`CREATE DATABASE ${db}`));
+		databaseUrl = urlForDb(adminUrl(), db);
+	}
 	const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
 	pool.on('error', () => {});
 
@@ -205,10 +238,12 @@ export async function startStack(opts = {}) {
 				problem += `sanitizer reports in ${sanDir}:\n` +
 					reports.map((f) => `==> ${f}\n${fs.readFileSync(f, 'utf8')}`).join('\n');
 			}
-			try {
-				await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
-			} catch (e) {
-				problem += `dropping database ${db}: ${e.message}\n`;
+			if (ownDb) {
+				try {
+					await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
+				} catch (e) {
+					problem += `dropping database ${db}: ${e.message}\n`;
+				}
 			}
 			if (problem) throw new Error(problem);
 		},

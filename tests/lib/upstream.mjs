@@ -10,6 +10,17 @@
 //   model "slow-<ms>" or header x-fake-delay-ms  -> waits <ms> before answering
 //   model "gzip-<anything>"                       -> the JSON answer gzip-encoded
 //   model "cut-stream" with stream: true          -> the stream stops mid-way (socket destroyed)
+// Faults for tests/integration/reliability.test.mjs (any route, by model; see faults()):
+//   model "stall"                                 -> never answers (until the connection closes, at most 60 s)
+//   model "stall-stream"                          -> SSE headers and one delta, then silence (same bound)
+//   model "reset-stream"                          -> SSE, two deltas, then a TCP reset (RST)
+//   model "long-stream"                           -> SSE, LONG_STREAM_DELTAS deltas 100 ms apart (~4 s)
+//   model "trickle"                               -> a JSON chat answer, TRICKLE_PIECES pieces 300 ms apart
+//   model "garbage"                               -> bytes that are not HTTP, then the connection closes
+//   model "huge-headers"                          -> 200 headers of 1000 bytes (a 200 KB header block)
+//   model "huge-header-line"                      -> one 200 KB header line
+//   model "bad-header-cr" | "bad-header-nul"      -> 200 JSON whose X-Evil header value holds a bare CR
+//                                                    (or a NUL) followed by text that looks like a header
 // Routes:
 //   POST /v1/chat/completions   JSON, or SSE when stream: true (5 deltas 150 ms apart,
 //                               usage chunk when stream_options.include_usage)
@@ -35,6 +46,8 @@ export const STREAM_DELAY_MS = 150;
 export const CHAT_REPLY = 'Fake reply: the quick brown fox.';
 export const RESPONSES_DELTAS = ['Responses', ' API', ' says', ' hi'];
 export const SPEECH_SIZE = 64 * 1024;
+export const LONG_STREAM_DELTAS = 40;
+export const TRICKLE_PIECES = 10;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -185,6 +198,7 @@ class FakeUpstream {
 		const delay = Number(req.headers['x-fake-delay-ms'] || (/^slow-(\d+)$/.exec(model)?.[1]) || 0);
 		if (delay) await sleep(delay);
 		if (res.destroyed) return;
+		if (FAULTS.has(model)) return this.faults(model, j, req, res);
 
 		if (model === 'fail-401')
 			return json(res, 401, errorBody('Incorrect API key provided: sk-proj-********WXYZ. You can find your API key at https://platform.openai.com/account/api-keys.',
@@ -239,6 +253,79 @@ class FakeUpstream {
 			return res.end();
 		}
 		return json(res, 200, echo(rec));
+	}
+
+	/* The fault behaviours listed at the top (models in FAULTS). */
+	async faults(model, j, req, res) {
+		const sock = req.socket;
+		const created = Math.floor(Date.now() / 1000);
+		const id = 'chatcmpl-fault' + this.seq;
+		const chunk = (content) => ({ id, object: 'chat.completion.chunk', created, model: responseModel(model),
+			choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }] });
+		const untilClosed = async (ms) => {
+			for (const t0 = Date.now(); !res.destroyed && !sock.destroyed && Date.now() - t0 < ms;) await sleep(50);
+		};
+		const raw = (head, body = '') => {
+			// bypasses node's header checks: the bytes go out exactly as given
+			sock.write(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]));
+			sock.end();
+		};
+		const reply = () => Buffer.from(JSON.stringify({ id, object: 'chat.completion', created, model: responseModel(model),
+			choices: [{ index: 0, message: { role: 'assistant', content: CHAT_REPLY, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+			usage: usageChat }));
+		switch (model) {
+		case 'stall':
+			return untilClosed(60000);
+		case 'stall-stream':
+			res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+			sse(res, chunk(STREAM_DELTAS[0]));
+			await untilClosed(60000);
+			return res.destroyed ? undefined : res.end('data: [DONE]\n\n');
+		case 'reset-stream':
+		case 'long-stream': {
+			const n = model === 'long-stream' ? LONG_STREAM_DELTAS : STREAM_DELTAS.length;
+			res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+			for (let i = 0; i < n; i++) {
+				if (model === 'reset-stream' && i === 2) {
+					if (typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy(); else sock.destroy();
+					return;
+				}
+				sse(res, chunk(model === 'long-stream' ? `d${i} ` : STREAM_DELTAS[i]));
+				await sleep(model === 'long-stream' ? 100 : STREAM_DELAY_MS);
+				if (res.destroyed) return;
+			}
+			return res.end('data: [DONE]\n\n');
+		}
+		case 'trickle': {
+			const b = reply();
+			res.writeHead(200, { 'content-type': 'application/json', 'content-length': b.length });
+			const step = Math.ceil(b.length / TRICKLE_PIECES);
+			for (let at = 0; at < b.length; at += step) {
+				if (at) await sleep(300);
+				if (res.destroyed) return;
+				res.write(b.subarray(at, at + step));
+			}
+			return res.end();
+		}
+		case 'garbage':
+			return raw('\x00\x01GARBAGE not http at all \xff\xfe\r\n\r\nmore garbage\n');
+		case 'huge-headers':
+		case 'huge-header-line': {
+			const b = reply();
+			const pad = model === 'huge-headers'
+				? Array.from({ length: 200 }, (_, i) => `x-pad-${i}: ${'p'.repeat(1000)}\r\n`).join('')
+				: `x-pad: ${'p'.repeat(200 * 1024)}\r\n`;
+			return raw(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n${pad}content-length: ${b.length}\r\nconnection: close\r\n\r\n`, b);
+		}
+		case 'bad-header-cr':
+		case 'bad-header-nul': {
+			const b = reply();
+			const sep = model === 'bad-header-cr' ? '\r' : '\x00';
+			return raw(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-before: ok\r\n` +
+				`x-evil: a${sep}injected-header: yes\r\nx-after: ok\r\ncontent-length: ${b.length}\r\nconnection: close\r\n\r\n`, b);
+		}
+		}
+		return json(res, 500, errorBody(`fake upstream: no fault ${model} (${j && j.model})`, 'server_error', null));
 	}
 
 	async chat(j, res, gz) {
@@ -342,6 +429,9 @@ class FakeUpstream {
 			usage: { type: 'duration', seconds: 3 } });
 	}
 }
+
+const FAULTS = new Set(['stall', 'stall-stream', 'reset-stream', 'long-stream', 'trickle', 'garbage',
+	'huge-headers', 'huge-header-line', 'bad-header-cr', 'bad-header-nul']);
 
 /* n bytes of printable text, the same for the same n (for byte-exact checks). */
 export function bigText(n) {
