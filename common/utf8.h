@@ -9,6 +9,11 @@
 
 #include "buf.h"
 
+/* Decodes the character at p (n > 0 bytes available): returns its length
+ * (1-4) and sets *cp, or returns 0 for an invalid or truncated sequence
+ * (overlong forms, surrogates and values past U+10FFFF are invalid). NUL
+ * decodes as a 1-byte U+0000. */
+size_t utf8_decode(const unsigned char *p, size_t n, unsigned *cp);
 /* true if p[0..n) is valid UTF-8 with no NUL byte (storable as text). */
 bool utf8_is_text(const char *p, size_t n);
 /* Appends p[0..n) to out with each invalid sequence or NUL as U+FFFD. */

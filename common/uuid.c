@@ -20,17 +20,11 @@ static void fill_random(unsigned char *p, size_t n)
 	}
 }
 
-void uuid_v7(char out[UUID_STR_LEN + 1], int64_t unix_ms)
+void uuid_format(const unsigned char b[16], char out[UUID_STR_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char b[16];
 	int i, o = 0;
 
-	fill_random(b + 6, 10);
-	for (i = 0; i < 6; i++)
-		b[i] = (unsigned char)(unix_ms >> (40 - 8 * i));
-	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
-	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
 	for (i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
@@ -38,6 +32,19 @@ void uuid_v7(char out[UUID_STR_LEN + 1], int64_t unix_ms)
 		out[o++] = hex[b[i] & 15];
 	}
 	out[o] = '\0';
+}
+
+void uuid_v7(char out[UUID_STR_LEN + 1], int64_t unix_ms)
+{
+	unsigned char b[16];
+	int i;
+
+	fill_random(b + 6, 10);
+	for (i = 0; i < 6; i++)
+		b[i] = (unsigned char)(unix_ms >> (40 - 8 * i));
+	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
+	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+	uuid_format(b, out);
 }
 
 int uuid_valid(const char *s)

@@ -11,6 +11,8 @@
 
 /* Writes a new v7 UUID for unix_ms into out as 36 lowercase chars and a NUL. */
 void uuid_v7(char out[UUID_STR_LEN + 1], int64_t unix_ms);
+/* Writes the 16 bytes b in canonical 8-4-4-4-12 lowercase form and a NUL. */
+void uuid_format(const unsigned char b[16], char out[UUID_STR_LEN + 1]);
 /* 1 if s is 36 chars of canonical (8-4-4-4-12 hex) form, else 0. */
 int uuid_valid(const char *s);
 /* The unix_ms stored in a v7 UUID string, or -1 if it is not one. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "jsonv.h"
+#include "utf8.h"
 #include "banned.h"
 
 struct jv {
@@ -68,28 +69,10 @@ static bool is_hex(unsigned char c)
 /* Length of the valid multi-byte UTF-8 sequence at i, 0 if invalid. */
 static size_t utf8_len(const struct jv *v)
 {
-	const unsigned char *s = v->p + v->i;
-	size_t left = v->n - v->i, len, k;
-	unsigned c = s[0], min;
+	unsigned cp;
+	size_t len = utf8_decode(v->p + v->i, v->n - v->i, &cp);
 
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, c &= 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, c &= 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, c &= 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len > left)
-		return 0;
-	for (k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[k] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return len;
+	return cp >= 0x80 ? len : 0;
 }
 
 static bool escape(struct jv *v)

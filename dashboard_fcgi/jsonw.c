@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "utf8.h"
 #include "banned.h"
 
 void jw_init(struct jw *w, jw_sink_fn sink, void *ctx)
@@ -70,38 +71,6 @@ void jw_key(struct jw *w, const char *key)
 	w->after_key = true;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
-{
-	size_t len, i;
-	unsigned c = p[0], min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, c &= 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, c &= 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, c &= 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* true for the code points written as \u escapes. */
 static bool needs_escape(unsigned cp)
 {
 	return cp < 0x20 || cp == '"' || cp == '\\' || cp == '<' || cp == '>' ||
@@ -131,7 +100,7 @@ void jw_escape(jw_sink_fn sink, void *ctx, const char *p, size_t n)
 
 	while (i < n) {
 		unsigned cp = 0;
-		size_t len = utf8_seq(s + i, n - i, &cp);
+		size_t len = utf8_decode(s + i, n - i, &cp);
 
 		if (len && !needs_escape(cp)) {
 			i += len;

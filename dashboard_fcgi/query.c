@@ -143,20 +143,6 @@ static void uuid_bytes(const char *id, unsigned char out[16])
 	}
 }
 
-static void uuid_format(const unsigned char b[16], char out[UUID_STR_LEN + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	int i, o = 0;
-
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 void cursor_encode(const struct cursor *c, char out[CURSOR_LEN + 1])
 {
 	unsigned char raw[24];

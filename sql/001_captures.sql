@@ -96,9 +96,11 @@ COMMENT ON COLUMN captures.key_fingerprint IS 'First 16 hex chars of the SHA-256
 COMMENT ON COLUMN captures.search_text IS 'Text indexed for search: request message contents and the reply, without base64 data, capped.';
 COMMENT ON COLUMN captures.search IS 'Full-text vector (simple configuration, no stemming) over search_text; query with websearch_to_tsquery(''simple'', ...).';
 
--- Creates the daily partitions from yesterday to days_ahead days from now (UTC).
--- Safe to call from several instances at once; returns how many it created.
-CREATE OR REPLACE FUNCTION capture_partitions_ensure(days_ahead integer DEFAULT 7)
+-- Creates the daily partitions of a range of days (UTC) that do not exist
+-- yet. Safe to call from several instances at once. Loading or replaying
+-- old captures (make demo-data, a spool from last week) creates their days
+-- too, so that age retention can drop them whole.
+CREATE FUNCTION capture_partitions_create(first_day date, last_day date)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     d date;
@@ -106,9 +108,7 @@ DECLARE
     name text;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('capture_partitions'));
-    FOR d IN SELECT generate_series((now() AT TIME ZONE 'UTC')::date - 1,
-                                    (now() AT TIME ZONE 'UTC')::date + days_ahead,
-                                    interval '1 day')::date
+    FOR d IN SELECT generate_series(first_day, last_day, interval '1 day')::date
     LOOP
         name := 'captures_p' || to_char(d, 'YYYYMMDD');
         CONTINUE WHEN to_regclass(name) IS NOT NULL;
@@ -119,11 +119,18 @@ BEGIN
             made := made + 1;
         EXCEPTION WHEN others THEN
             -- rows for that day already sit in captures_default: leave them there
-            RAISE NOTICE 'capture_partitions_ensure: %: %', name, SQLERRM;
+            RAISE NOTICE 'capture_partitions_create: %: %', name, SQLERRM;
         END;
     END LOOP;
     RETURN made;
 END $$;
+COMMENT ON FUNCTION capture_partitions_create(date, date) IS 'Creates the daily captures partitions from first_day to last_day (UTC) that do not exist yet; returns how many it created.';
+
+CREATE FUNCTION capture_partitions_ensure(days_ahead integer DEFAULT 7)
+RETURNS integer LANGUAGE sql AS $$
+    SELECT capture_partitions_create((now() AT TIME ZONE 'UTC')::date - 1,
+                                     (now() AT TIME ZONE 'UTC')::date + days_ahead)
+$$;
 COMMENT ON FUNCTION capture_partitions_ensure(integer) IS 'Creates daily captures partitions from yesterday to days_ahead days ahead; the proxy calls it at start and hourly.';
 
 -- Deletes up to batch of the oldest captures beyond the newest keep rows.
