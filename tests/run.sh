@@ -5,10 +5,12 @@
 #   integration     node --test tests/integration/*.test.mjs, once against build/ and
 #                   once against build/asan/ (ASan + UBSan)
 #   browser         node --test tests/browser/*.test.mjs against build/, if present
+#   valgrind        node --test tests/valgrind/*.test.mjs: a short load with both
+#                   programs under valgrind (memory errors, definite leaks)
 #
 # One PostgreSQL cluster serves the whole run (each test stack makes its own
 # database in it); it is stopped on exit, also on failure or Ctrl-C.
-# Env: TESTS=unit,integration,asan,browser picks suites (default all);
+# Env: TESTS=unit,integration,asan,browser,valgrind picks suites (default all);
 # NODE_TEST_ARGS adds arguments to node --test (e.g. --test-name-pattern=stream).
 # The last line printed is "N passed, N failed"; the exit status is non-zero
 # if anything failed.
@@ -19,7 +21,7 @@ cd "$root" || exit 1
 . "$root/deploy/common.sh"
 
 passed=0 failed=0
-suites=${TESTS:-unit,integration,asan,browser}
+suites=${TESTS:-unit,integration,asan,browser,valgrind}
 want() { case ",$suites," in *",$1,"*) return 0 ;; esac; return 1; }
 label=$(date +%Y%m%d-%H%M%S)-$$
 out=$root/tests/out/$label
@@ -135,11 +137,12 @@ main() {
 		run_unit "$root/build/asan/tests"
 	fi
 
-	local integ browser
+	local integ browser vg
 	mapfile -t integ < <(nodefiles "$root"/tests/integration/*.test.mjs)
 	mapfile -t browser < <(nodefiles "$root"/tests/browser/*.test.mjs)
-	if { want integration || want asan || want browser; } &&
-	   [ $(( ${#integ[@]} + ${#browser[@]} )) -gt 0 ]; then
+	mapfile -t vg < <(nodefiles "$root"/tests/valgrind/*.test.mjs)
+	if { want integration || want asan || want browser || want valgrind; } &&
+	   [ $(( ${#integ[@]} + ${#browser[@]} + ${#vg[@]} )) -gt 0 ]; then
 		if [ ! -d "$root/tests/node_modules" ]; then
 			say "npm packages missing: installing (npm ci)"
 			(cd "$root/tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || add npm 0 1
@@ -157,6 +160,9 @@ main() {
 		fi
 		if want browser; then
 			run_node browser "$root/build" "${browser[@]}"
+		fi
+		if want valgrind; then
+			run_node valgrind "$root/build" "${vg[@]}"
 		fi
 	fi
 }
