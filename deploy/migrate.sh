@@ -30,5 +30,15 @@ trap 'rm -f "$script"' EXIT
 	done
 	echo "SELECT capture_partitions_ensure(7) \\gset"
 } >"$script"
+# A password goes in the environment, which only we can read, not on psql's
+# command line, which every local user can see.
+case "$url" in
+*://*:*@*)
+	pw=${url#*://}; pw=${pw%%@*}; pw=${pw#*:}
+	export PGPASSWORD
+	PGPASSWORD=$(printf '%b' "${pw//%/\\x}")
+	url="${url%%://*}://$(u=${url#*://}; printf '%s' "${u%%:*}")@${url#*@}"
+	;;
+esac
 PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10} psql -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$script" >&2 ||
 	die "migrations failed (is the database reachable? see the message above)"
