@@ -70,14 +70,33 @@ void key_mask_value(const char *value, struct buf *out)
 	buf_adds(out, hint);
 }
 
-static bool key_param(const char *name, size_t n)
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* true if the parameter name, %-decoded (api%5Fkey is api_key), names a key. */
+static bool key_param(const char *raw, size_t n)
 {
 	static const char *const names[] = { "api-key", "api_key", "apikey", "key",
 					     "access_token", "token" };
-	size_t i;
+	char name[32];
+	size_t i, o = 0;
 
+	for (i = 0; i < n && o < sizeof(name); i++) {
+		if (raw[i] == '%' && i + 2 < n &&
+		    hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
+			name[o++] = (char)(hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]));
+			i += 2;
+		} else {
+			name[o++] = raw[i] == '+' ? ' ' : raw[i];
+		}
+	}
+	if (i < n)
+		return false; /* longer than any key name */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == n && !strncasecmp(name, names[i], n))
+		if (strlen(names[i]) == o && !strncasecmp(name, names[i], o))
 			return true;
 	return false;
 }

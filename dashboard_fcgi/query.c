@@ -303,7 +303,7 @@ static int iso_parse(const char *s, int64_t *us)
 	if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
 		return -1;
 	if (*p == 'T' || *p == 't' || (*p == ' ' && isdigit((unsigned char)p[1]) &&
-				       p[3] == ':')) {
+				       isdigit((unsigned char)p[2]) && p[3] == ':')) {
 		p++;
 		if (clock_part(&p, &secs, &frac) < 0)
 			return -1;

@@ -86,6 +86,7 @@ void capture_add_response(struct capture *c, const char *p, size_t len)
 
 		memmove(c->resp_tail.data, c->resp_tail.data + drop, CAPTURE_TAIL_MAX);
 		c->resp_tail.len = CAPTURE_TAIL_MAX;
+		c->resp_tail.data[CAPTURE_TAIL_MAX] = '\0';
 	}
 }
 
@@ -260,7 +261,7 @@ void capture_finish(struct capture *c)
 
 void capture_headers_json(const struct buf *lines, struct buf *out)
 {
-	const char *p = lines->data, *end = p + lines->len;
+	const char *p = lines->data, *end = p ? p + lines->len : NULL;
 	bool first = true;
 
 	buf_addch(out, '[');

@@ -62,6 +62,7 @@ struct capture {
 	char *search_text;
 	struct buf req_headers_json; /* [[name, value], ...] */
 	struct buf resp_headers_json;
+	long journal_epoch;          /* journal epoch holding it; -1 if none */
 	bool req_body_text;          /* body is valid UTF-8 without NUL */
 	bool resp_body_text;
 };

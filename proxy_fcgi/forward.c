@@ -1,4 +1,5 @@
 /* forward.c - one proxied call: request in, curl upstream, response out, tee into a capture. */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -95,7 +96,7 @@ static void send_error(struct exchange *ex, int status, const char *type,
 static int send_headers(struct exchange *ex)
 {
 	const struct buf *h = &ex->cap->resp_headers;
-	const char *p = h->data, *end = p + h->len;
+	const char *p = h->data, *end = p ? p + h->len : NULL;
 	struct buf out;
 	int rc;
 
@@ -103,7 +104,11 @@ static int send_headers(struct exchange *ex)
 	buf_addf(&out, "Status: %d\r\n", ex->status);
 	while (p && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *colon = memchr(p, ':', (size_t)(nl - p));
+		const char *colon;
+
+		if (!nl)
+			nl = end; /* a line cut by the buffer's cap */
+		colon = memchr(p, ':', (size_t)(nl - p));
 
 		if (colon && !hdr_response_drop(p, (size_t)(colon - p), ex->decoded, ex->connection) &&
 		    !hdr_value_unsafe(p, (size_t)(nl - p))) {
@@ -127,7 +132,8 @@ static void header_status_line(struct exchange *ex, const char *line, size_t len
 	const char *sp = memchr(line, ' ', len);
 
 	ex->status = 0;
-	if (sp && (size_t)(sp - line) + 4 <= len)
+	if (sp && (size_t)(sp - line) + 4 <= len && isdigit((unsigned char)sp[1]) &&
+	    isdigit((unsigned char)sp[2]) && isdigit((unsigned char)sp[3]))
 		ex->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 	/* a 1xx block is followed by the real one: keep only the last */
 	buf_reset(&ex->cap->resp_headers);
@@ -635,7 +641,6 @@ struct capture *forward_request(struct forward_ctx *fx, FCGX_Request *req,
 	if (!uri || !proxied_path(uri)) {
 		send_error(&ex, 404, "invalid_request_error", "unknown_url",
 			   "capture proxy: only /v1/... is forwarded to the OpenAI API");
-		FCGX_Finish_r(req);
 		return NULL;
 	}
 	ex.cap = capture_new((size_t)cfg->capture_body_max);
@@ -653,8 +658,9 @@ struct capture *forward_request(struct forward_ctx *fx, FCGX_Request *req,
 	}
 	curl_slist_free_all(headers);
 	free(ex.connection);
-	FCGX_Finish_r(req);
+	/* the client has every byte now; only the end of the response waits */
+	if (ex.req->out)
+		FCGX_FFlush(ex.req->out);
 	ex.cap->duration_ms = ms_since(ex.cap->started_us);
-	capture_finish(ex.cap);
 	return ex.cap;
 }

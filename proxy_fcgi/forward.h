@@ -16,11 +16,12 @@ struct forward_ctx *forward_ctx_new(void);
 /* NULL is fine. */
 void forward_ctx_free(struct forward_ctx *fx);
 
-/* Serves req: forwards /v1/... to cfg->openai_api_base, streams the response
- * back (each SSE chunk flushed as it comes) and finishes req. Anything else
- * gets a 404. Returns the finished capture (caller owns it), or NULL for
- * requests that are not captured (paths outside /v1/). Never fails the
- * client because of the database: nothing here touches it. */
+/* Serves req: forwards /v1/... to cfg->openai_api_base and streams the
+ * response back (each SSE chunk flushed as it comes, the rest flushed at the
+ * end); anything else gets a 404. The caller ends req (FCGX_Finish_r) after
+ * it has made the capture safe. Returns the capture, not yet finished
+ * (capture_finish), which the caller owns; NULL for requests that are not
+ * captured (paths outside /v1/). Never touches the database. */
 struct capture *forward_request(struct forward_ctx *fx, FCGX_Request *req,
 				const struct config *cfg);
 

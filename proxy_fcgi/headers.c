@@ -63,7 +63,7 @@ static bool list_has(const char *list, const char *name, size_t n)
 
 		list += strspn(list, " \t,");
 		len = strcspn(list, " \t,");
-		if (len == n && !strncasecmp(list, name, n))
+		if (len && len == n && !strncasecmp(list, name, n))
 			return true;
 		list += len;
 	}

@@ -7,6 +7,7 @@
 
 #include "checkconfig.h"
 #include "forward.h"
+#include "journal.h"
 #include "log.h"
 #include "maint.h"
 #include "server.h"
@@ -17,29 +18,50 @@
 struct app {
 	struct config cfg;
 	char *instance;
+	struct journal *journal;
 	struct writer *writer;
 	struct maint *maint;
 };
 
+struct worker {
+	struct forward_ctx *fx;
+	struct journal_file jf;
+};
+
 static void *thread_init(void *arg)
 {
+	struct worker *w = xcalloc(1, sizeof(*w));
+	struct journal_file jf = JOURNAL_FILE_INIT;
+
 	(void)arg;
-	return forward_ctx_new();
+	w->fx = forward_ctx_new();
+	w->jf = jf;
+	return w;
 }
 
 static void thread_free(void *ctx)
 {
-	forward_ctx_free(ctx);
+	struct worker *w = ctx;
+
+	forward_ctx_free(w->fx);
+	journal_file_release(&w->jf);
+	free(w);
 }
 
+/* The capture is journaled before the front server hears that the response
+ * is complete: once a client has its answer, a crash cannot lose the record. */
 static void handle(FCGX_Request *req, void *ctx, void *arg)
 {
 	struct app *app = arg;
-	struct capture *c = forward_request(ctx, req, &app->cfg);
+	struct worker *w = ctx;
+	struct capture *c = forward_request(w->fx, req, &app->cfg);
 
 	if (!c)
 		return;
 	c->instance = xstrdup(app->instance);
+	capture_finish(c);
+	journal_append(app->journal, &w->jf, c);
+	FCGX_Finish_r(req);
 	log_debug("%s %s %s -> %d %s %.1f ms", c->id, c->method, c->path, c->status,
 		  capture_outcome_name(c->outcome), c->duration_ms);
 	writer_push(app->writer, c);
@@ -51,6 +73,7 @@ static void on_stop(void *arg)
 
 	maint_stop(app->maint);
 	writer_stop(app->writer);
+	journal_close(app->journal);
 }
 
 static char *instance_name(const struct config *cfg)
@@ -102,7 +125,8 @@ int main(int argc, char **argv)
 	log_init("proxy_fcgi", app.cfg.log_level);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	app.instance = instance_name(&app.cfg);
-	app.writer = writer_start(&app.cfg);
+	app.journal = journal_open(app.cfg.spool_dir);
+	app.writer = writer_start(&app.cfg, app.journal);
 	app.maint = maint_start(&app.cfg);
 	server_write_pidfile("proxy_fcgi");
 	srv.name = "proxy_fcgi";

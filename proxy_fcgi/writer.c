@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "row.h"
 #include "spool.h"
 #include "log.h"
 #include "writer.h"
@@ -16,31 +17,13 @@
 #include "banned.h"
 
 #define BATCH_ROWS 256
+/* Seconds between journal epochs: old ones are deleted once done. */
+#define JOURNAL_ROTATE_S 2
 #define BATCH_BYTES (16L * 1024 * 1024)
-#define NPARAMS 41
-
-static const char insert_sql[] =
-	"INSERT INTO captures (id, started_at, instance, client_addr, method, path, query,"
-	" request_headers, request_content_type, request_body, request_body_bin,"
-	" request_body_size, request_body_truncated, status, response_headers,"
-	" response_content_type, response_body, response_body_bin, response_body_size,"
-	" response_body_truncated, streamed, sse_events, reply_text, model,"
-	" prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens,"
-	" finish_reason, outcome, error, ttfb_ms, duration_ms, key_hint, key_fingerprint,"
-	" search_text, capture_user, capture_session, capture_tags, end_user)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14,"
-	" $15::jsonb, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,"
-	" $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40::text[], $41)"
-	" ON CONFLICT DO NOTHING";
-
-/* Text forms of a row's numbers; lives as long as the row's parameters. */
-struct row_text {
-	char started[64], req_size[24], resp_size[24], status[16], events[24];
-	char tokens[5][24], ttfb[32], duration[32];
-};
-
 struct writer {
 	const struct config *cfg;
+	struct journal *journal;
+	time_t last_rotate;
 	pthread_t tid;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -101,85 +84,6 @@ static int take_batch(struct writer *w, struct capture **v)
 		v[n++] = c;
 	}
 	return n;
-}
-
-static void format_time(int64_t us, char out[64])
-{
-	time_t secs = (time_t)(us / 1000000);
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	snprintf(out, 64, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(us % 1000000));
-}
-
-static const char *num(char *out, size_t n, long v)
-{
-	if (v < 0)
-		return NULL;
-	snprintf(out, n, "%ld", v);
-	return out;
-}
-
-/* Text goes to the text column; anything else as bytes to the bytea one. */
-static void body_params(const struct buf *b, bool text, struct spool_row *r, int at)
-{
-	r->vals[at] = text ? (b->data ? b->data : "") : NULL;
-	r->vals[at + 1] = text ? NULL : b->data;
-	r->lens[at + 1] = text ? 0 : (int)b->len;
-	r->fmts[at + 1] = 1;
-	if (!b->total)
-		r->vals[at] = r->vals[at + 1] = NULL;
-}
-
-/* The insert's parameters for c; text forms of numbers go into t. */
-static void fill_row(const struct capture *c, struct row_text *t, struct spool_row *r)
-{
-	const struct usage *u = &c->usage;
-	const char **v = r->vals;
-
-	memset(r, 0, sizeof(*r));
-	r->n = NPARAMS;
-	format_time(c->started_us, t->started);
-	snprintf(t->req_size, sizeof(t->req_size), "%zu", c->req_body.total);
-	snprintf(t->resp_size, sizeof(t->resp_size), "%zu", c->resp_body.total);
-	v[0] = c->id; v[1] = t->started; v[2] = c->instance; v[3] = c->client_addr;
-	v[4] = c->method; v[5] = c->path; v[6] = c->query;
-	v[7] = c->req_headers_json.data ? c->req_headers_json.data : "[]";
-	v[8] = c->req_content_type;
-	body_params(&c->req_body, c->req_body_text, r, 9);
-	v[11] = t->req_size; v[12] = c->req_body.truncated ? "t" : "f";
-	v[13] = c->status ? num(t->status, sizeof(t->status), c->status) : NULL;
-	v[14] = c->resp_headers_json.data ? c->resp_headers_json.data : "[]";
-	v[15] = c->resp_content_type;
-	body_params(&c->resp_body, c->resp_body_text, r, 16);
-	v[18] = t->resp_size; v[19] = c->resp_body.truncated ? "t" : "f";
-	v[20] = c->streamed ? "t" : "f";
-	v[21] = num(t->events, sizeof(t->events), c->sse_events);
-	v[22] = u->reply.len ? u->reply.data : NULL;
-	v[23] = u->model;
-	v[24] = num(t->tokens[0], 24, u->prompt_tokens);
-	v[25] = num(t->tokens[1], 24, u->completion_tokens);
-	v[26] = num(t->tokens[2], 24, u->total_tokens);
-	v[27] = num(t->tokens[3], 24, u->cached_tokens);
-	v[28] = num(t->tokens[4], 24, u->reasoning_tokens);
-	v[29] = u->finish_reason;
-	v[30] = capture_outcome_name(c->outcome);
-	v[31] = c->error;
-	if (c->ttfb_ms >= 0) {
-		snprintf(t->ttfb, sizeof(t->ttfb), "%.3f", c->ttfb_ms);
-		v[32] = t->ttfb;
-	}
-	snprintf(t->duration, sizeof(t->duration), "%.3f", c->duration_ms);
-	v[33] = t->duration;
-	v[34] = c->has_key ? c->key_hint : NULL;
-	v[35] = c->has_key ? c->key_fingerprint : NULL;
-	v[36] = c->search_text;
-	v[37] = c->user;
-	v[38] = c->session;
-	v[39] = c->tags;
-	v[40] = u->end_user;
 }
 
 /* Reads the results of n queued inserts and the sync. Returns the number of
@@ -243,7 +147,7 @@ static bool db_ready(struct writer *w)
 	PQfinish(w->db);
 	w->db = db_connect(w->cfg->database_url, "capture-proxy writer", 5);
 	if (w->db) {
-		res = PQprepare(w->db, "insert_capture", insert_sql, NPARAMS, NULL);
+		res = PQprepare(w->db, "insert_capture", row_insert_sql, ROW_NPARAMS, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			db_log_error("prepare insert", w->db, res);
 			PQfinish(w->db);
@@ -277,26 +181,32 @@ static int write_rows(struct writer *w, const struct spool_row *rows, int n)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Saves rows in a spool file; on failure they are lost, and the log says so. */
-static void spool_rows(struct writer *w, const struct spool_row *rows, int n)
+/* Saves rows in a spool file. Returns 0, or -1 when it could not: the rows
+ * then live on only in the journal, which keeps them for the next start. */
+static int spool_rows(struct writer *w, const struct spool_row *rows, int n)
 {
+	int rc;
+
 	struct buf data;
 	int i;
 
 	buf_init(&data, BUF_NO_CAP);
 	for (i = 0; i < n; i++)
 		spool_encode(&data, &rows[i]);
-	if (spool_save(w->cfg->spool_dir, &data, w->cfg->spool_max) == 0) {
+	rc = spool_save(w->cfg->spool_dir, &data, w->cfg->spool_max);
+	if (rc == 0) {
 		if (!w->spool_pending)
 			log_warn("database unavailable or behind: spooling captures to %s",
 				 w->cfg->spool_dir);
 		w->spool_pending = true;
 	} else {
 		for (i = 0; i < n; i++)
-			log_error("capture %s lost: neither the database nor the spool took it",
+			log_error("capture %s not stored: neither the database nor the spool "
+				  "took it (the journal keeps it for the next start)",
 				  rows[i].vals[0]);
 	}
 	buf_release(&data);
+	return rc;
 }
 
 /* Sends a batch to the database, or to the spool when the database is away
@@ -305,13 +215,23 @@ static void store_batch(struct writer *w, struct capture **v, int n, long backlo
 {
 	int i;
 
+	int rc = -1;
+
 	for (i = 0; i < n; i++)
-		fill_row(v[i], &w->texts[i], &w->rows[i]);
-	if (backlog > w->cfg->capture_queue_max / 2 || !db_ready(w) ||
-	    write_rows(w, w->rows, n) < 0)
-		spool_rows(w, w->rows, n);
-	for (i = 0; i < n; i++)
+		row_fill(v[i], &w->texts[i], &w->rows[i]);
+	if (backlog <= w->cfg->capture_queue_max / 2 && db_ready(w))
+		rc = write_rows(w, w->rows, n);
+	if (rc < 0)
+		rc = spool_rows(w, w->rows, n);
+	for (i = 0; i < n; i++) {
+		if (rc == 0)
+			journal_done(w->journal, v[i]);
 		capture_free(v[i]);
+	}
+	if (time(NULL) - w->last_rotate >= JOURNAL_ROTATE_S) {
+		journal_rotate(w->journal);
+		w->last_rotate = time(NULL);
+	}
 }
 
 struct replay {
@@ -355,13 +275,15 @@ static void replay_one(struct writer *w)
 	}
 	buf_init(&data, BUF_NO_CAP);
 	rc = spool_read(path, &data, replay_row, &r);
-	if (rc == 0)
+	if (rc == -1 && r.n && replay_flush(&r) == 0)
+		rc = -2; /* damaged, but the rows before the damage are in */
+	else if (rc == 0)
 		rc = replay_flush(&r);
 	if (rc == 0) {
 		unlink(path);
 		log_debug("replayed %ld spooled captures from %s", r.done, path);
 		w->replayed += r.done;
-	} else if (PQstatus(w->db) == CONNECTION_OK) {
+	} else if (rc == -2 || PQstatus(w->db) == CONNECTION_OK) {
 		char bad[4200];
 
 		snprintf(bad, sizeof(bad), "%s.bad", path);
@@ -426,11 +348,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-struct writer *writer_start(const struct config *cfg)
+struct writer *writer_start(const struct config *cfg, struct journal *journal)
 {
 	struct writer *w = xcalloc(1, sizeof(*w));
 
 	w->cfg = cfg;
+	w->journal = journal;
 	if (spool_init(cfg->spool_dir) < 0)
 		log_error("cannot create spool directory %s: %s", cfg->spool_dir, strerror(errno));
 	pthread_mutex_init(&w->lock, NULL);

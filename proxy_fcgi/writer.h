@@ -10,11 +10,13 @@
 
 #include "capture.h"
 #include "config.h"
+#include "journal.h"
 
 struct writer;
 
-/* Starts the writer thread; it connects when it first has work. */
-struct writer *writer_start(const struct config *cfg);
+/* Starts the writer thread (which connects at once); it tells journal (may
+ * be NULL) which captures are safe and rotates it. */
+struct writer *writer_start(const struct config *cfg, struct journal *journal);
 /* Takes ownership of c. Never blocks on the database. */
 void writer_push(struct writer *w, struct capture *c);
 /* Writes what is queued to the database, or to the spool when the database

@@ -373,6 +373,10 @@ static void test_key_mask(void)
 	s = mask_query("");
 	CHECK_STR(s, "");
 	free(s);
+	/* %-encoded names are keys too */
+	s = mask_query("api%5Fkey=sk-abcdefghijklmnop7777&api%2dkey=sk-abcdefghijklmnop6666&k%65y=");
+	CHECK_STR(s, "api%5Fkey=sk-…7777&api%2dkey=sk-…6666&k%65y=…");
+	free(s);
 }
 
 /* ---- utf8 ---- */

@@ -1,0 +1,25 @@
+/* row.h - a capture as the parameters of the captures INSERT.
+ *
+ * The writer sends these rows to PostgreSQL; the spool and the journal keep
+ * them on disk in the same form, so replaying is sending them again. */
+#ifndef ROW_H
+#define ROW_H
+
+#include "capture.h"
+#include "spool.h"
+
+#define ROW_NPARAMS 41
+
+/* INSERT ... ON CONFLICT DO NOTHING with ROW_NPARAMS parameters. */
+extern const char row_insert_sql[];
+
+/* Text forms of a row's numbers; must live as long as the row's parameters. */
+struct row_text {
+	char started[64], req_size[24], resp_size[24], status[16], events[24];
+	char tokens[5][24], ttfb[32], duration[32];
+};
+
+/* Sets r to the insert's parameters for c, pointing into c and t. */
+void row_fill(const struct capture *c, struct row_text *t, struct spool_row *r);
+
+#endif
