@@ -75,6 +75,12 @@ test: test-deps
 	@$(MAKE) --no-print-directory asan
 	@tests/run.sh
 
+# libFuzzer harnesses for every parser that sees untrusted bytes, 60 s each
+# over the committed seed corpus (make test runs a 5 s smoke of each).
+fuzz: test-deps
+	@tests/fuzz/build.sh
+	@tests/fuzz/run.sh $(or $(SECONDS),60)
+
 bench: test-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh

@@ -7,10 +7,11 @@
 #   browser         node --test tests/browser/*.test.mjs against build/, if present
 #   valgrind        node --test tests/valgrind/*.test.mjs: a short load with both
 #                   programs under valgrind (memory errors, definite leaks)
+#   fuzz            each libFuzzer harness for a few seconds over its corpus
 #
 # One PostgreSQL cluster serves the whole run (each test stack makes its own
 # database in it); it is stopped on exit, also on failure or Ctrl-C.
-# Env: TESTS=unit,integration,asan,browser,valgrind picks suites (default all);
+# Env: TESTS=unit,integration,asan,browser,valgrind,fuzz picks suites (default all);
 # NODE_TEST_ARGS adds arguments to node --test (e.g. --test-name-pattern=stream).
 # The last line printed is "N passed, N failed"; the exit status is non-zero
 # if anything failed.
@@ -21,7 +22,7 @@ cd "$root" || exit 1
 . "$root/deploy/common.sh"
 
 passed=0 failed=0
-suites=${TESTS:-unit,integration,asan,browser,valgrind}
+suites=${TESTS:-unit,integration,asan,browser,valgrind,fuzz}
 want() { case ",$suites," in *",$1,"*) return 0 ;; esac; return 1; }
 label=$(date +%Y%m%d-%H%M%S)-$$
 out=$root/tests/out/$label
@@ -126,6 +127,19 @@ run_node() {
 	add "$name" "$p" "$f"
 }
 
+# run_fuzz SECONDS: builds the libFuzzer harnesses and runs each for SECONDS.
+run_fuzz() {
+	local log=$out/fuzz.log line
+	say "== fuzz smoke (${1}s each)"
+	"$root/tests/fuzz/build.sh" >"$log" 2>&1 || tail -n 40 "$log"
+	"$root/tests/fuzz/run.sh" "$1" 2>&1 | tee -a "$log"
+	line=$(tail -n 1 "$log")
+	case "$line" in
+	*" passed, "*" failed") add fuzz "${line%% passed*}" "$(echo "$line" | sed -E 's/.*, ([0-9]+) failed$/\1/')" ;;
+	*) say "fuzz: no summary line"; add fuzz 0 1 ;;
+	esac
+}
+
 nodefiles() {
 	local f
 	for f in "$@"; do [ -f "$f" ] && printf '%s\n' "$f"; done
@@ -135,6 +149,9 @@ main() {
 	if want unit; then
 		run_unit "$root/build/tests"
 		run_unit "$root/build/asan/tests"
+	fi
+	if want fuzz; then
+		run_fuzz 5
 	fi
 
 	local integ browser vg

@@ -1,0 +1,1 @@
+cursor=AAYnPqzAQAABkvDBfE56O58eK2pMjZ4P&page_size=20

@@ -1,0 +1,1 @@
+search=%E4%BD%A0%E5%A5%BD&model=gpt-4o-mini&status=4xx&method=post&streamed=true&key=0123abcdEF456789&outcome=client_aborted&path=/v1/chat/completions

@@ -1,0 +1,1 @@
+page=2&page_size=50&search=hello+world

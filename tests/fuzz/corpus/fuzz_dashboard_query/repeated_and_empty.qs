@@ -1,0 +1,1 @@
+page=1&page=3&&=&search&status=&streamed=no&status=503

@@ -1,0 +1,1 @@
+search=+%20POST%09&path=50%25_off%5C
