@@ -488,6 +488,25 @@ describe('upstream and client faults (PROXY_THREADS=4, UPSTREAM_IDLE_TIMEOUT=1)'
 		assert.ok(alive(pid0), 'proxy_fcgi still runs');
 	});
 
+	test('.. in a dashboard URL cannot escape www/: config.env and /etc/passwd stay unreadable', async () => {
+		const secret = fs.readFileSync(path.join(ROOT, 'config.env'), 'latin1').slice(0, 40);
+		const paths = ['/static/../config.env', '/static/%2e%2e/config.env', '/static/..%2fconfig.env',
+			'/static/%2e%2e%2f%2e%2e%2fconfig.env', '/static/../../../../etc/passwd',
+			'/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/static//../lighttpd.conf'];
+		for (const p of paths) {
+			const req = `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+			const raw = (await rawExchange(s.webPort, Buffer.from(req, 'latin1'))).toString('latin1');
+			const r = splitResponse(Buffer.from(raw, 'latin1'));
+			assert.notEqual(r.status, 200, `${p}: answered 200`);
+			assert.ok(!raw.includes(secret) && !raw.includes('root:x:0:0') && !raw.includes('fastcgi.server'),
+				`${p}: leaked a file outside www/`);
+		}
+		// and www/ itself is still served
+		const ok = splitResponse(await rawExchange(s.webPort,
+			Buffer.from('GET /static/favicon.svg HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 'latin1')));
+		assert.equal(ok.status, 200);
+	});
+
 	test('no worker leaked: after more fault calls than threads, 4 slow streams still run side by side', async (t) => {
 		// 12 fault calls at once on 4 threads: stalls (held until the idle timeout),
 		// cut and reset streams, garbage, a header line too big, client hang-ups.
