@@ -1,7 +1,7 @@
 /* main.c - dashboard_fcgi: the web dashboard and its JSON API over the captures.
  *
  * lighttpd spawns it on the WEB_PORT listener and hands it every request
- * except those under /static/. DASHBOARD_THREADS threads serve requests, each with its
+ * except those under /static/. DASHBOARD_THREADS (dashboard.h) threads serve requests, each with its
  * own read-only PostgreSQL session. */
 #include <libgen.h>
 #include <limits.h>
