@@ -81,7 +81,8 @@ fuzz: test-deps
 	@tests/fuzz/build.sh
 	@tests/fuzz/run.sh $(or $(SECONDS),60)
 
-bench: test-deps
+bench:
+	@deploy/install-deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
 

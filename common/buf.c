@@ -22,6 +22,9 @@ static void buf_grow(struct buf *b, size_t need)
 	want = b->alloc ? b->alloc : 64;
 	while (want < need + 1)
 		want *= 2;
+	/* never more than the cap needs: a 4 MB cap must not become 8 MB */
+	if (b->cap != BUF_NO_CAP && want > b->cap + 1)
+		want = b->cap + 1;
 	b->data = xrealloc(b->data, want);
 	b->alloc = want;
 }

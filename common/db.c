@@ -48,16 +48,25 @@ void db_log_error(const char *what, PGconn *conn, const PGresult *res)
 
 PGconn *db_connect(const char *url, const char *application_name, int connect_timeout)
 {
-	const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
+	/* TCP keepalives and a user timeout notice a database host that went
+	 * away without closing the connection (ignored on Unix sockets) */
+	const char *keys[] = { "dbname", "application_name", "connect_timeout", "keepalives",
+			       "keepalives_idle", "keepalives_interval", "keepalives_count",
+			       "tcp_user_timeout", NULL };
 	char timeout[16], safe[512];
-	const char *vals[4];
+	const char *vals[9];
 	PGconn *conn;
 
 	snprintf(timeout, sizeof(timeout), "%d", connect_timeout);
 	vals[0] = url;
 	vals[1] = application_name;
 	vals[2] = timeout;
-	vals[3] = NULL;
+	vals[3] = "1";
+	vals[4] = "10";
+	vals[5] = "5";
+	vals[6] = "3";
+	vals[7] = "30000";
+	vals[8] = NULL;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) == CONNECTION_OK)
 		return conn;

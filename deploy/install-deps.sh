@@ -11,8 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 run_pkgs="build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev libpq-dev
 	lighttpd postgresql postgresql-contrib postgresql-client util-linux"
 test_pkgs="$run_pkgs nodejs npm chromium clang libclang-rt-14-dev curl procps iproute2 valgrind
-	nginx-light spawn-fcgi"
-bench_pkgs="$test_pkgs nginx-light wrk mitmproxy"
+	nginx-light spawn-fcgi wrk"
+bench_pkgs="$test_pkgs mitmproxy"
 
 case "${1:-run}" in
 run) want=$run_pkgs ;;

@@ -1,5 +1,6 @@
 /* main.c - proxy_fcgi: the FastCGI program that forwards /v1/... and captures each call. */
 #include <curl/curl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,9 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	server_block_signals();
+	/* big body buffers go back to the system when freed, instead of
+	 * staying in each thread's heap: memory follows the cap, not history */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	if (argc > 1 && !strcmp(argv[1], "--check-config"))
 		return checkconfig_main();
 	if (argc > 1) {

@@ -118,8 +118,25 @@ static void add_content(struct search *s, json_object *c)
 		add_str(s, jget(json_object_array_get_idx(c, i), "text"));
 }
 
+/* Index of the newest user turn in list (0 if none): the turns before it
+ * were new in earlier calls, which are captured and indexed themselves;
+ * indexing a conversation's whole history again on every call made the
+ * full-text index most of the database's work. */
+static size_t last_user_turn(json_object *list, size_t n)
+{
+	size_t i = n;
+	const char *role;
+
+	while (i-- > 0) {
+		role = json_object_get_string(jget(json_object_array_get_idx(list, i), "role"));
+		if (role && !strcmp(role, "user"))
+			return i;
+	}
+	return 0;
+}
+
 /* messages[] of chat, or input[] of the Responses API: each element a string
- * or an item with "content". */
+ * or an item with "content"; from the newest user turn on. */
 static void add_items(struct search *s, json_object *list)
 {
 	json_object *item;
@@ -129,7 +146,7 @@ static void add_items(struct search *s, json_object *list)
 	if (!is_array(list))
 		return;
 	n = json_object_array_length(list);
-	for (i = 0; i < n && !full(s); i++) {
+	for (i = last_user_turn(list, n); i < n && !full(s); i++) {
 		item = json_object_array_get_idx(list, i);
 		add_str(s, item);
 		add_content(s, jget(item, "content"));

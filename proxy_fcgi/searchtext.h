@@ -1,8 +1,9 @@
 /* searchtext.h - the text a capture is found by in full-text search.
  *
  * Takes the words people search for: from the request JSON the message
- * contents (string content and text parts), "prompt", "input" (string or
- * items), "instructions"; then the reply text. Skips what only bloats the
+ * contents (string content and text parts) from the newest user turn on,
+ * "prompt", "input" (string or items, also from the newest user turn),
+ * "instructions" and "system"; then the reply text. Skips what only bloats the
  * index: base64 blobs, data: URLs, image and audio parts. The result is valid
  * UTF-8 without NUL and at most max bytes, cut on a character boundary, so
  * the tsvector built from it stays far below PostgreSQL's 1 MB limit. */

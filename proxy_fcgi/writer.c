@@ -86,11 +86,21 @@ static int take_batch(struct writer *w, struct capture **v)
 	return n;
 }
 
+/* true if the statement was cancelled by statement_timeout or lock_timeout:
+ * the database is hung or locked, not refusing the row. */
+static bool timed_out(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && (!strcmp(state, "57014") || !strcmp(state, "55P03"));
+}
+
 /* Reads the results of n queued inserts and the sync. Returns the number of
  * failed statements, or -1 if the connection broke. */
 static int read_results(PGconn *db, int n)
 {
 	int failed = 0, i;
+	bool timeout = false;
 	PGresult *res;
 
 	for (i = 0; i < n; i++) {
@@ -100,6 +110,8 @@ static int read_results(PGconn *db, int n)
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
 				db_log_error("insert capture", db, res);
+			if (timed_out(res))
+				timeout = true;
 			failed++;
 		}
 		PQclear(res);
@@ -110,7 +122,7 @@ static int read_results(PGconn *db, int n)
 	if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 		failed = failed ? failed : -1;
 	PQclear(res);
-	return failed;
+	return timeout ? -1 : failed;
 }
 
 /* Inserts rows[0..n) in one transaction (one Sync). Returns 0, 1 if a row
@@ -135,6 +147,15 @@ static int insert_rows(PGconn *db, const struct spool_row *rows, int n)
 	return rc ? 1 : 0;
 }
 
+/* Gives up the connection for a while: batches go to the spool meanwhile. */
+static void db_drop(struct writer *w)
+{
+	PQfinish(w->db);
+	w->db = NULL;
+	w->backoff_s = w->backoff_s ? (w->backoff_s < 8 ? w->backoff_s * 2 : 10) : 1;
+	w->next_connect = time(NULL) + w->backoff_s;
+}
+
 /* true if there is a connection, making one when the backoff allows. */
 static bool db_ready(struct writer *w)
 {
@@ -147,6 +168,9 @@ static bool db_ready(struct writer *w)
 	PQfinish(w->db);
 	w->db = db_connect(w->cfg->database_url, "capture-proxy writer", 5);
 	if (w->db) {
+		/* a hung or locked database must not hold captures in memory:
+		 * a batch that waits this long goes to the spool instead */
+		PQclear(PQexec(w->db, "SET statement_timeout = '10s'; SET lock_timeout = '5s'"));
 		res = PQprepare(w->db, "insert_capture", row_insert_sql, ROW_NPARAMS, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			db_log_error("prepare insert", w->db, res);
@@ -156,8 +180,7 @@ static bool db_ready(struct writer *w)
 		PQclear(res);
 	}
 	if (!w->db) {
-		w->backoff_s = w->backoff_s ? (w->backoff_s < 8 ? w->backoff_s * 2 : 10) : 1;
-		w->next_connect = time(NULL) + w->backoff_s;
+		db_drop(w);
 		return false;
 	}
 	w->backoff_s = 0;
@@ -178,6 +201,8 @@ static int write_rows(struct writer *w, const struct spool_row *rows, int n)
 	}
 	if (rc == 1)
 		log_error("capture %s refused by the database: not stored", rows[0].vals[0]);
+	if (rc < 0)
+		db_drop(w);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -93,7 +93,7 @@ COMMENT ON COLUMN captures.ttfb_ms IS 'Milliseconds from receiving the request t
 COMMENT ON COLUMN captures.duration_ms IS 'Milliseconds from receiving the request to the end of the response.';
 COMMENT ON COLUMN captures.key_hint IS 'Recognisable, unusable form of the API key used, e.g. sk-proj-…abcd.';
 COMMENT ON COLUMN captures.key_fingerprint IS 'First 16 hex chars of the SHA-256 of the API key: groups calls by key without storing it.';
-COMMENT ON COLUMN captures.search_text IS 'Text indexed for search: request message contents and the reply, without base64 data, capped.';
+COMMENT ON COLUMN captures.search_text IS 'Text indexed for search: the request''s newest user turn (and what follows it), instructions, prompt or input, and the reply; no base64 data; capped. Earlier turns of a conversation are indexed with the call where they were new.';
 COMMENT ON COLUMN captures.search IS 'Full-text vector (simple configuration, no stemming) over search_text; query with websearch_to_tsquery(''simple'', ...).';
 
 -- Creates the daily partitions of a range of days (UTC) that do not exist

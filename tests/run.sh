@@ -8,10 +8,12 @@
 #   valgrind        node --test tests/valgrind/*.test.mjs: a short load with both
 #                   programs under valgrind (memory errors, definite leaks)
 #   fuzz            each libFuzzer harness for a few seconds over its corpus
+#   bench           tests/bench/run.sh --smoke: the benchmark with tiny loads,
+#                   so its scripts cannot rot (one pass or one failure)
 #
 # One PostgreSQL cluster serves the whole run (each test stack makes its own
 # database in it); it is stopped on exit, also on failure or Ctrl-C.
-# Env: TESTS=unit,integration,asan,browser,valgrind,fuzz picks suites (default all);
+# Env: TESTS=unit,integration,asan,browser,valgrind,fuzz,bench picks suites (default all);
 # NODE_TEST_ARGS adds arguments to node --test (e.g. --test-name-pattern=stream).
 # The last line printed is "N passed, N failed"; the exit status is non-zero
 # if anything failed.
@@ -22,7 +24,7 @@ cd "$root" || exit 1
 . "$root/deploy/common.sh"
 
 passed=0 failed=0
-suites=${TESTS:-unit,integration,asan,browser,valgrind,fuzz}
+suites=${TESTS:-unit,integration,asan,browser,valgrind,fuzz,bench}
 want() { case ",$suites," in *",$1,"*) return 0 ;; esac; return 1; }
 label=$(date +%Y%m%d-%H%M%S)-$$
 out=$root/tests/out/$label
@@ -158,7 +160,7 @@ main() {
 	mapfile -t integ < <(nodefiles "$root"/tests/integration/*.test.mjs)
 	mapfile -t browser < <(nodefiles "$root"/tests/browser/*.test.mjs)
 	mapfile -t vg < <(nodefiles "$root"/tests/valgrind/*.test.mjs)
-	if { want integration || want asan || want browser || want valgrind; } &&
+	if { want integration || want asan || want browser || want valgrind || want bench; } &&
 	   [ $(( ${#integ[@]} + ${#browser[@]} + ${#vg[@]} )) -gt 0 ]; then
 		if [ ! -d "$root/tests/node_modules" ]; then
 			say "npm packages missing: installing (npm ci)"
@@ -180,6 +182,14 @@ main() {
 		fi
 		if want valgrind; then
 			run_node valgrind "$root/build" "${vg[@]}"
+		fi
+		if want bench; then
+			say "== bench smoke"
+			if "$root/tests/bench/run.sh" --smoke >"$out/bench-smoke.log" 2>&1; then
+				add bench 1 0; say "bench smoke: ok"
+			else
+				add bench 0 1; tail -n 30 "$out/bench-smoke.log"
+			fi
 		fi
 	fi
 }

@@ -44,13 +44,22 @@ static void test_chat_messages(void)
 		"\"format\":\"wav\"}}]},"
 		"{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\","
 		"\"type\":\"function\",\"function\":{\"name\":\"lookup\",\"arguments\":\"{}\"}}]},"
-		"{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"Boardwalk in Wisconsin\"},"
-		"{\"role\":\"user\",\"name\":\"bob\",\"content\":\"\"}],"
+		"{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"Boardwalk in Wisconsin\"}],"
 		"\"temperature\":0.2,\"stream\":true}";
+	/* an earlier turn was new (and indexed) in an earlier call */
+	static const char later[] =
+		"{\"model\":\"gpt-4o\",\"messages\":["
+		"{\"role\":\"system\",\"content\":\"You are a helpful assistant.\"},"
+		"{\"role\":\"user\",\"content\":\"first question\"},"
+		"{\"role\":\"assistant\",\"content\":\"first answer\"},"
+		"{\"role\":\"user\",\"name\":\"bob\",\"content\":\"second question\"}]}";
 	char *t = build(req, "A wooden boardwalk through a green meadow.", BIG);
 
-	CHECK_STR(t, "You are a helpful assistant.\nWhat's in this image?\n"
+	CHECK_STR(t, "What's in this image?\n"
 		  "Boardwalk in Wisconsin\nA wooden boardwalk through a green meadow.");
+	free(t);
+	t = build(later, "second answer", BIG);
+	CHECK_STR(t, "second question\nsecond answer");
 	free(t);
 }
 
@@ -137,11 +146,11 @@ static void test_base64_skipped(void)
 
 static void test_data_urls_skipped(void)
 {
-	char *t = build("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+	char *t = build("{\"messages\":[{\"role\":\"assistant\",\"content\":\"data:text/plain,hello\"},"
+			"{\"role\":\"user\",\"content\":[{\"type\":\"text\","
 			"\"text\":\"data:image/png;base64,iVBORw0KGgo=\"},{\"type\":\"text\","
 			"\"text\":\"data: the numbers went up\"},{\"type\":\"image_url\","
-			"\"image_url\":{\"url\":\"data:image/jpeg;base64,/9j/4AAQ\"}}]},"
-			"{\"role\":\"user\",\"content\":\"data:text/plain,hello\"}]}",
+			"\"image_url\":{\"url\":\"data:image/jpeg;base64,/9j/4AAQ\"}}]}]}",
 			"data:,", BIG);
 
 	CHECK_STR(t, "data: the numbers went up");
