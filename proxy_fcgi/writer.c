@@ -170,7 +170,7 @@ static bool db_ready(struct writer *w)
 	if (w->db) {
 		/* a hung or locked database must not hold captures in memory:
 		 * a batch that waits this long goes to the spool instead */
-		PQclear(PQexec(w->db, "SET statement_timeout = '10s'; SET lock_timeout = '5s'"));
+		PQclear(PQexec(w->db, "SET statement_timeout = '5s'; SET lock_timeout = '1s'"));
 		res = PQprepare(w->db, "insert_capture", row_insert_sql, ROW_NPARAMS, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			db_log_error("prepare insert", w->db, res);
