@@ -28,7 +28,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS := $(BUILD)/proxy_fcgi $(if $(DASH_SRCS),$(BUILD)/dashboard_fcgi)
 
-.PHONY: all deps test-deps run test unit asan bench fuzz demo-data clean
+.PHONY: all deps test-deps run test unit asan bench fuzz demo-data scale clean
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard common/*.h proxy_fcgi/*.h dashboard_fcgi/*.h)
@@ -90,6 +90,12 @@ bench:
 # dashboard and measuring it at scale (into DATABASE_URL or var/pg).
 demo-data: deps
 	@deploy/demo-data.sh $(or $(N),100000) $(or $(DAYS),30)
+
+# make scale [N=1000000]: dashboard API latency and insert rate at N captures
+# (tests/scale/run.sh; long: it generates N captures first).
+scale: test-deps
+	@$(MAKE) --no-print-directory all
+	@tests/scale/run.sh $(or $(N),1000000)
 
 clean:
 	rm -rf build

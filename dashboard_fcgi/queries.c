@@ -119,8 +119,39 @@ void queries_list(struct sqlq *q, const struct list_params *lp, bool few)
 	list_rows(q, lp, few);
 }
 
+/* true when the filters are a search and a time range at most. */
+static bool search_only(const struct filters *f)
+{
+	struct filters other = *f;
+
+	if (!f->search)
+		return false;
+	other.search = NULL;
+	other.has_from = other.has_to = false;
+	return !filters_any(&other);
+}
+
+/* A search alone is counted by captures_search_count() (sql/005_scale.sql),
+ * which counts from the GIN index: planned here, a word found in most rows
+ * would be checked row by row, reading each row's tsvector. */
+static void count_search(struct sqlq *q, const struct filters *f)
+{
+	int s = sqlq_param(q, f->search);
+	int l = sqlq_param(q, f->search_like);
+	int m = sqlq_param(q, f->search_method);
+	int from = f->has_from ? sqlq_param_long(q, f->from_us) : sqlq_param(q, NULL);
+	int to = f->has_to ? sqlq_param_long(q, f->to_us) : sqlq_param(q, NULL);
+
+	sqlq_add(q, "SELECT captures_search_count($%d, $%d, $%d, " TS_PARAM ", " TS_PARAM ", $%d)",
+		 s, l, m, from, to, sqlq_param_long(q, QUERIES_COUNT_CAP + 1));
+}
+
 void queries_count(struct sqlq *q, const struct filters *f)
 {
+	if (search_only(f)) {
+		count_search(q, f);
+		return;
+	}
 	sqlq_add(q, "SELECT count(*) FROM (SELECT 1 FROM captures");
 	where_filters(q, f);
 	sqlq_add(q, " LIMIT $%d) s", sqlq_param_long(q, QUERIES_COUNT_CAP + 1));
@@ -231,4 +262,38 @@ void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s
 		 " FROM g GROUP BY GROUPING SETS ((model), (bucket))) t"
 		 " WHERE set <> 1 OR rank <= $%d ORDER BY set, bucket, requests DESC",
 		 sqlq_param_long(q, QUERIES_MODELS_MAX));
+}
+
+bool queries_stats_rollup_fits(const struct filters *f)
+{
+	struct filters other = *f;
+
+	other.has_from = other.has_to = false;
+	other.model = NULL;
+	return !filters_any(&other);
+}
+
+/* "$from, $to, $model" of a rollup function: NULL when not filtered. */
+static void rollup_args(struct sqlq *q, const struct filters *f)
+{
+	int from = f->has_from ? sqlq_param_long(q, f->from_us) : sqlq_param(q, NULL);
+	int to = f->has_to ? sqlq_param_long(q, f->to_us) : sqlq_param(q, NULL);
+
+	sqlq_add(q, TS_PARAM ", " TS_PARAM ", $%d::text", from, to, sqlq_param(q, f->model));
+}
+
+void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f)
+{
+	sqlq_add(q, "SELECT * FROM captures_stats_totals(");
+	rollup_args(q, f);
+	sqlq_add(q, ")");
+}
+
+void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long bucket_s)
+{
+	int b = sqlq_param_long(q, bucket_s);
+
+	sqlq_add(q, "SELECT * FROM captures_stats_groups(");
+	rollup_args(q, f);
+	sqlq_add(q, ", $%d::int8, $%d::int4)", b, sqlq_param_long(q, QUERIES_MODELS_MAX));
 }

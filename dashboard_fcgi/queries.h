@@ -31,7 +31,9 @@ enum list_col {
  * offset. few: the filters match at most QUERIES_COUNT_CAP rows (gather
  * them, then sort). The snippet marks matches between U+E000 and U+E001. */
 void queries_list(struct sqlq *q, const struct list_params *lp, bool few);
-/* count(*) of the filtered rows, stopping at QUERIES_COUNT_CAP + 1. */
+/* count(*) of the filtered rows, stopping at QUERIES_COUNT_CAP + 1; a search
+ * alone through captures_search_count() (sql/005_scale.sql), which counts
+ * from the GIN index. */
 void queries_count(struct sqlq *q, const struct filters *f);
 /* Planner estimate of all rows (sum of the partitions' reltuples). */
 void queries_estimate(struct sqlq *q);
@@ -72,6 +74,13 @@ enum totals_col {
 /* One row: counts, average and percentile latency, tokens of the filtered
  * captures. */
 void queries_stats_totals(struct sqlq *q, const struct filters *f);
+/* true when the filters are a time range and a model at most: the ones
+ * the hourly rollup (sql/005_scale.sql) can answer. */
+bool queries_stats_rollup_fits(const struct filters *f);
+/* The same row from captures_stats_totals(): the rollup where it reaches,
+ * the captures themselves elsewhere; p50/p95 then from latency histograms
+ * (within 3 %). Only when queries_stats_rollup_fits(f). */
+void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f);
 
 enum groups_col {
 	GC_SET, GC_MODEL, GC_BUCKET_MS, GC_REQUESTS, GC_FAILED, GC_AVG_MS, GC_MAX_MS,
@@ -81,5 +90,8 @@ enum groups_col {
 /* Rows per model (GC_SET 1, the QUERIES_MODELS_MAX busiest) and per time
  * bucket of bucket_s seconds (GC_SET 2, in time order). */
 void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s);
+/* The same rows from captures_stats_groups(). Only when
+ * queries_stats_rollup_fits(f). */
+void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long bucket_s);
 
 #endif

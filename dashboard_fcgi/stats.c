@@ -140,6 +140,25 @@ static void write_stats(struct jw *w, const PGresult *totals, const PGresult *gr
 	jw_object_end(w);
 }
 
+/* The totals and the groups come from the hourly rollup when the filters are
+ * a time range and a model at most (a few thousand rows instead of every
+ * capture), else from the captures. */
+static void build_totals(struct sqlq *q, const struct filters *f)
+{
+	if (queries_stats_rollup_fits(f))
+		queries_stats_totals_rollup(q, f);
+	else
+		queries_stats_totals(q, f);
+}
+
+static void build_groups(struct sqlq *q, const struct filters *f, long bucket_s)
+{
+	if (queries_stats_rollup_fits(f))
+		queries_stats_groups_rollup(q, f, bucket_s);
+	else
+		queries_stats_groups(q, f, bucket_s);
+}
+
 static PGresult *run(struct req *r, struct sqlq *q)
 {
 	PGresult *res = pg_run(r, q, false);
@@ -170,11 +189,11 @@ void api_stats(struct req *r)
 	if (!time_range(r, &f, &from_ms, &to_ms))
 		goto out;
 	bucket_s = bucket_seconds((to_ms - from_ms) / 1000);
-	queries_stats_totals(&q, &f);
+	build_totals(&q, &f);
 	totals = run(r, &q);
 	if (!totals)
 		goto out;
-	queries_stats_groups(&q, &f, bucket_s);
+	build_groups(&q, &f, bucket_s);
 	groups = run(r, &q);
 	if (!groups)
 		goto out;

@@ -119,6 +119,8 @@ static void *maint_main(void *arg)
 				last_partitions = time(NULL);
 			if (m->cfg->max_requests_history > 0)
 				prune(m);
+			/* the dashboard's statistics read hourly sums: bring them up to date */
+			query_number(m, "SELECT captures_rollup_refresh()", NULL);
 		}
 		sleep_or_stop(m, PRUNE_EVERY_S);
 	}

@@ -1,9 +1,9 @@
 /* maint.h - background housekeeping of the captures table.
  *
  * A thread with its own connection creates daily partitions ahead of time
- * and drops those past MAX_REQUESTS_AGE_DAYS (hourly), and prunes to
- * MAX_REQUESTS_HISTORY in small batches (every 10 s), so none of it ever
- * holds up the writer's inserts. */
+ * and drops those past MAX_REQUESTS_AGE_DAYS (hourly), prunes to
+ * MAX_REQUESTS_HISTORY in small batches and refreshes the statistics rollup
+ * (every 10 s), so none of it ever holds up the writer's inserts. */
 #ifndef MAINT_H
 #define MAINT_H
 

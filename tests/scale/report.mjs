@@ -1,0 +1,52 @@
+// tests/scale/report.mjs - the scale run's results (JSON lines) as one markdown table.
+//
+//   node tests/scale/report.mjs results.jsonl
+//
+// Lines: {kind:"meta", ...} (the run: N, machine, command), {kind:"generate"},
+// {kind:"api"} from api.mjs, {kind:"insert"} from insert.mjs. Targets: API
+// p50 < 100 ms and p99 < 300 ms; the writer's rate on the big table at
+// least 80 % of its rate on an empty one (medians of the rounds). Exits 1
+// when a target is missed.
+import fs from 'node:fs';
+
+const P50_MS = 100, P99_MS = 300, INSERT_KEEP = 0.8;
+const lines = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const of = (k) => lines.filter((l) => l.kind === k);
+const num = (x) => Number(x).toLocaleString('en-US');
+const ms = (x) => (x < 10 ? x.toFixed(1) : String(Math.round(x)));
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor((s.length - 1) / 2)]; };
+let ok = true;
+
+const meta = of('meta')[0] || {};
+const gen = of('generate')[0];
+const out = [];
+out.push(`**${num(meta.captures || 0)} captures** over ${meta.days || '?'} days (${meta.size || '?'} on disk) · ` +
+	`${meta.machine || '?'} · PostgreSQL ${meta.pg || '?'} · load average ${meta.load_before || '?'} before, ${meta.load_after || '?'} after · ` +
+	`\`${meta.command || 'tests/scale/run.sh'}\``);
+out.push('');
+out.push('| kind | case | example | matches | p50 ms | p99 ms | max ms | target |');
+out.push('|---|---|---|--:|--:|--:|--:|---|');
+for (const r of of('api')) {
+	const pass = r.p50 < P50_MS && r.p99 < P99_MS;
+	ok &&= pass;
+	const ex = r.example.length > 60 ? r.example.slice(0, 57) + '…' : r.example;
+	out.push(`| ${r.group} | ${r.name} | \`${ex}\` | ${r.matches == null ? '' : num(r.matches.replace('+', '')) + (r.matches.endsWith('+') ? '+' : '')} | ` +
+		`${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${pass ? '✅' : '❌'} |`);
+}
+const ins = of('insert');
+const empty = ins.filter((r) => r.label === 'empty').map((r) => r.rows_per_s);
+const full = ins.filter((r) => r.label === 'full').map((r) => r.rows_per_s);
+if (empty.length && full.length) {
+	const e = median(empty), f = median(full), pass = f >= INSERT_KEEP * e;
+	ok &&= pass;
+	const per = ins[0].count;
+	out.push(`| insert | writer, empty table | ${num(per)} chat captures of 2–8 KB, ${empty.length} rounds | | ${num(e)} rows/s | | | median of ${empty.map(num).join(' / ')} |`);
+	out.push(`| insert | writer, ${num(meta.captures || 0)} captures | same | | ${num(f)} rows/s | | | ${Math.round((f / e - 1) * 100)} % vs empty (median of ${full.map(num).join(' / ')}) ${pass ? '✅' : '❌'} |`);
+}
+if (gen)
+	out.push(`| generate | \`make demo-data N=${gen.n}\` | ${gen.jobs} sessions | | ${num(Math.round(gen.n / gen.seconds))} rows/s | | | ${Math.floor(gen.seconds / 60)} min ${Math.round(gen.seconds % 60)} s |`);
+out.push('');
+out.push(`Targets: p50 < ${P50_MS} ms and p99 < ${P99_MS} ms per API case (${of('api')[0] ? of('api')[0].n : '?'} requests each, one at a time, values drawn from the table); ` +
+	`the writer keeps at least ${INSERT_KEEP * 100} % of its empty-table rate.`);
+console.log(out.join('\n'));
+process.exit(ok ? 0 : 1);
