@@ -37,7 +37,7 @@ cleanup() {
 	local p
 	for p in "${workers[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	psql -X -q -d "$url" -c 'DROP SCHEMA IF EXISTS demo_gen CASCADE' >/dev/null 2>&1 || true
-	[ -n "$started" ] && "$root/deploy/pg.sh" stop "$root/var/pg"
+	if [ -n "$started" ]; then "$root/deploy/pg.sh" stop "$root/var/pg"; fi
 }
 trap cleanup EXIT
 trap 'say "demo-data: interrupted"; exit 130' INT TERM

@@ -43,8 +43,11 @@ if (empty.length && full.length) {
 	out.push(`| insert | writer, empty table | ${num(per)} chat captures of 2–8 KB, ${empty.length} rounds | | ${num(e)} rows/s | | | median of ${empty.map(num).join(' / ')} |`);
 	out.push(`| insert | writer, ${num(meta.captures || 0)} captures | same | | ${num(f)} rows/s | | | ${Math.round((f / e - 1) * 100)} % vs empty (median of ${full.map(num).join(' / ')}) ${pass ? '✅' : '❌'} |`);
 }
+const vac = of('vacuum')[0];
+const minSec = (s) => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 if (gen)
-	out.push(`| generate | \`make demo-data N=${gen.n}\` | ${gen.jobs} sessions | | ${num(Math.round(gen.n / gen.seconds))} rows/s | | | ${Math.floor(gen.seconds / 60)} min ${Math.round(gen.seconds % 60)} s |`);
+	out.push(`| generate | \`make demo-data N=${gen.n}\` | ${gen.jobs} sessions | | ${num(Math.round(gen.n / gen.seconds))} rows/s | | | ` +
+		`${minSec(gen.seconds)}${vac ? `, then VACUUM ANALYZE ${minSec(vac.seconds)}` : ''} |`);
 out.push('');
 out.push(`Targets: p50 < ${P50_MS} ms and p99 < ${P99_MS} ms per API case (${of('api')[0] ? of('api')[0].n : '?'} requests each, one at a time, values drawn from the table); ` +
 	`the writer keeps at least ${INSERT_KEEP * 100} % of its empty-table rate.`);

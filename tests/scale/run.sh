@@ -7,7 +7,7 @@
 #   - the JSON API: list, filtered list, search, detail and stats, each case
 #     SCALE_REQUESTS times (200) one at a time: p50 / p99 (tests/scale/api.mjs)
 #   - the writer: rows/s into captures for SCALE_INSERTS chat calls of 2-8 KB
-#     (3000) through the proxy to a fast fake upstream, on an empty table and
+#     (8000) through the proxy to a fast fake upstream, on an empty table and
 #     on the big one, SCALE_ROUNDS times each (3), alternating (insert.mjs)
 # and prints one markdown table (tests/scale/report.mjs). Exit status 1 when
 # a target is missed: p50 < 100 ms and p99 < 300 ms, writer >= 80 % of its
@@ -29,7 +29,7 @@ here=$root/tests/scale
 n=${1:-1000000}
 days=${DAYS:-30}
 requests=${SCALE_REQUESTS:-200}
-inserts=${SCALE_INSERTS:-3000}
+inserts=${SCALE_INSERTS:-8000}
 rounds=${SCALE_ROUNDS:-3}
 case "$n$days$requests$inserts$rounds" in *[!0-9]*) die "usage: run.sh [N] (DAYS, SCALE_* numbers)" ;; esac
 bin=$(cd "${SCALE_BIN:-$root/build}" 2>/dev/null && pwd) || die "no ${SCALE_BIN:-build} directory"
@@ -97,7 +97,7 @@ load_before=$(load)
 if [ "${SCALE_GENERATE:-1}" != 0 ]; then
 	say "scale: generating $n captures over $days days"
 	g0=$(date +%s)
-	DATABASE_URL=$url "$root/deploy/demo-data.sh" "$n" "$days"
+	DATABASE_URL=$url "$root/deploy/demo-data.sh" "$n" "$days" || die "deploy/demo-data.sh failed"
 	jobs=${DEMO_JOBS:-$(nproc 2>/dev/null || echo 2)}
 	echo "{\"kind\":\"generate\",\"n\":$n,\"jobs\":$jobs,\"seconds\":$(( $(date +%s) - g0 ))}" >>"$results"
 fi
