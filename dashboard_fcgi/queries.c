@@ -33,6 +33,21 @@ static void where_status(struct sqlq *q, const struct filters *f)
 			 sqlq_param_long(q, f->status_lo), sqlq_param_long(q, f->status_hi));
 }
 
+/* Who made the call: exact matches, a tag as an element of capture_tags. */
+static void where_attribution(struct sqlq *q, const struct filters *f)
+{
+	if (f->instance)
+		sqlq_add(q, " AND instance = $%d", sqlq_param(q, f->instance));
+	if (f->user)
+		sqlq_add(q, " AND capture_user = $%d", sqlq_param(q, f->user));
+	if (f->end_user)
+		sqlq_add(q, " AND end_user = $%d", sqlq_param(q, f->end_user));
+	if (f->session)
+		sqlq_add(q, " AND capture_session = $%d", sqlq_param(q, f->session));
+	if (f->tag)
+		sqlq_add(q, " AND capture_tags @> ARRAY[$%d::text]", sqlq_param(q, f->tag));
+}
+
 /* " WHERE …" for every filter that is set (at least "WHERE true"). */
 static void where_filters(struct sqlq *q, const struct filters *f)
 {
@@ -56,6 +71,12 @@ static void where_filters(struct sqlq *q, const struct filters *f)
 		sqlq_add(q, " AND key_fingerprint = $%d", sqlq_param(q, f->key));
 	if (f->outcome)
 		sqlq_add(q, " AND outcome = $%d", sqlq_param(q, f->outcome));
+	where_attribution(q, f);
+}
+
+void queries_where(struct sqlq *q, const struct filters *f)
+{
+	where_filters(q, f);
 }
 
 /* ts_headline reads the whole text it is given: give it the start only, and
@@ -86,7 +107,8 @@ static void list_rows(struct sqlq *q, const struct list_params *lp, bool few)
 		 " left(query, 2048) AS query, status, duration_ms, ttfb_ms,"
 		 " left(model, 256) AS model, streamed, prompt_tokens, completion_tokens,"
 		 " total_tokens, outcome, left(error, 512) AS error, key_hint, key_fingerprint,"
-		 " request_body_size, response_body_size, reply_text, search_text"
+		 " request_body_size, response_body_size, reply_text, search_text, instance,"
+		 " capture_user, capture_session, capture_tags, end_user, cached_tokens"
 		 " FROM captures");
 	where_filters(q, &lp->f);
 	if (lp->has_cursor) {
@@ -102,7 +124,9 @@ static void list_rows(struct sqlq *q, const struct list_params *lp, bool few)
 	if (!lp->has_cursor && lp->page > 1)
 		sqlq_add(q, " OFFSET $%d",
 			 sqlq_param_long(q, (long long)(lp->page - 1) * lp->page_size));
-	sqlq_add(q, ") p ORDER BY p.started_at DESC, p.id DESC");
+	/* priced here, on the page's rows only: capture_cost() per row is 50 us */
+	sqlq_add(q, ") p LEFT JOIN LATERAL capture_price_rows(p.model, p.started_at) pr ON true"
+		 " ORDER BY p.started_at DESC, p.id DESC");
 }
 
 void queries_list(struct sqlq *q, const struct list_params *lp, bool few)
@@ -114,7 +138,11 @@ void queries_list(struct sqlq *q, const struct list_params *lp, bool few)
 		 " p.streamed, p.prompt_tokens, p.completion_tokens, p.total_tokens,"
 		 " p.outcome, p.error, p.key_hint, p.key_fingerprint,"
 		 " p.request_body_size, p.response_body_size,"
-		 " left(coalesce(p.reply_text, ''), 240)");
+		 " left(coalesce(p.reply_text, ''), 240), p.instance, p.capture_user,"
+		 " p.capture_session, p.capture_tags, p.end_user,"
+		 " CASE WHEN p.prompt_tokens IS NOT NULL OR p.completion_tokens IS NOT NULL"
+		 " THEN round(capture_cost_tokens(pr.input_per_mtok, pr.cached_input_per_mtok,"
+		 " pr.output_per_mtok, p.prompt_tokens, p.cached_tokens, p.completion_tokens), 8) END");
 	snippet_expr(q, &lp->f);
 	list_rows(q, lp, few);
 }
@@ -191,7 +219,9 @@ void queries_detail(struct sqlq *q, const char *id, int64_t around_ms)
 		 " total_tokens, cached_tokens, reasoning_tokens, finish_reason, outcome, error,"
 		 " ttfb_ms, duration_ms, key_hint, key_fingerprint,"
 		 " to_char(started_at + coalesce(duration_ms, 0) * interval '1 millisecond',"
-		 " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+		 " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+		 " capture_user, capture_session, capture_tags, end_user,"
+		 " capture_cost(model, started_at, prompt_tokens, cached_tokens, completion_tokens)"
 		 " FROM captures");
 	where_id(q, id, around_ms);
 }
@@ -233,9 +263,23 @@ void queries_stats_totals(struct sqlq *q, const struct filters *f)
 	where_filters(q, f);
 }
 
-/* One hashed pass groups by (model, bucket); the few groups are then
- * rolled up per model and per bucket. Sorting a million rows per grouping
- * set costs several times more. */
+/* Token sums of a group of calls with usage: "used" calls, of which the
+ * cached input tokens (the other sums include only calls with usage anyway). */
+#define USAGE_SUMS \
+	" sum(cached_tokens) FILTER (WHERE prompt_tokens IS NOT NULL" \
+	" OR completion_tokens IS NOT NULL) AS cached," \
+	" count(*) FILTER (WHERE prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL) AS used"
+
+/* Cost and unpriced calls of a row of g (model, day, sums), priced by the
+ * lateral pr (capture_price_rows: no row when the model has no price). */
+#define GROUP_COST \
+	" CASE WHEN g.used > 0 THEN capture_cost_tokens(pr.input_per_mtok," \
+	" pr.cached_input_per_mtok, pr.output_per_mtok, g.prompt, g.cached, g.completion) END" \
+	" AS cost, CASE WHEN pr.input_per_mtok IS NULL THEN g.used ELSE 0 END AS unpriced"
+
+/* One hashed pass groups by (model, bucket, day); the few groups are priced
+ * (prices change by day) and then rolled up per model, per bucket and in
+ * all. Sorting a million rows per grouping set costs several times more. */
 void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s)
 {
 	int b = sqlq_param_long(q, bucket_s);
@@ -244,33 +288,48 @@ void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s
 		 "WITH g AS (SELECT model,"
 		 " (extract(epoch FROM date_bin(interval '1 second' * $%d::int8, started_at,"
 		 " timestamptz 'epoch')) * 1000)::int8 AS bucket,"
-		 " count(*) AS n,"
+		 " capture_day(started_at) AS day, count(*) AS n,"
 		 " count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed') AS failed,"
 		 " sum(duration_ms) AS dur_sum, count(duration_ms) AS dur_n,"
 		 " max(duration_ms) AS dur_max,"
-		 " sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion"
+		 " sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion," USAGE_SUMS
 		 " FROM captures", b);
 	where_filters(q, f);
 	/* a row per model, but not per each of a million made-up model names */
 	sqlq_add(q,
-		 " GROUP BY 1, 2)"
-		 " SELECT * FROM (SELECT CASE WHEN GROUPING(model) = 0 THEN 1 ELSE 2 END AS set,"
+		 " GROUP BY 1, 2, 3),"
+		 " c AS (SELECT g.*," GROUP_COST
+		 " FROM g LEFT JOIN LATERAL capture_price_rows(g.model, g.day) pr ON true)"
+		 " SELECT * FROM (SELECT CASE WHEN GROUPING(model) = 0 THEN 1"
+		 " WHEN GROUPING(bucket) = 0 THEN 2 ELSE 3 END AS set,"
 		 " model, bucket, sum(n) AS requests, sum(failed),"
 		 " sum(dur_sum) / nullif(sum(dur_n), 0), max(dur_max),"
 		 " coalesce(sum(prompt), 0), coalesce(sum(completion), 0),"
-		 " row_number() OVER (PARTITION BY GROUPING(model) ORDER BY sum(n) DESC) AS rank"
-		 " FROM g GROUP BY GROUPING SETS ((model), (bucket))) t"
+		 " row_number() OVER (PARTITION BY GROUPING(model), GROUPING(bucket)"
+		 " ORDER BY sum(n) DESC) AS rank,"
+		 " round(sum(cost), 8), sum(unpriced)"
+		 " FROM c GROUP BY GROUPING SETS ((model), (bucket), ())) t"
 		 " WHERE set <> 1 OR rank <= $%d ORDER BY set, bucket, requests DESC",
 		 sqlq_param_long(q, QUERIES_MODELS_MAX));
 }
 
-bool queries_stats_rollup_fits(const struct filters *f)
+/* true when f sets nothing but the time range and, if allowed, a model and
+ * an instance. */
+static bool only_time(const struct filters *f, bool model_instance)
 {
 	struct filters other = *f;
 
 	other.has_from = other.has_to = false;
-	other.model = NULL;
+	if (model_instance) {
+		other.model = NULL;
+		other.instance = NULL;
+	}
 	return !filters_any(&other);
+}
+
+bool queries_stats_rollup_fits(const struct filters *f)
+{
+	return only_time(f, true);
 }
 
 /* "$from, $to, $model" of a rollup function: NULL when not filtered. */
@@ -286,7 +345,7 @@ void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f)
 {
 	sqlq_add(q, "SELECT * FROM captures_stats_totals(");
 	rollup_args(q, f);
-	sqlq_add(q, ")");
+	sqlq_add(q, ", $%d::text)", sqlq_param(q, f->instance));
 }
 
 void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long bucket_s)
@@ -295,5 +354,91 @@ void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long b
 
 	sqlq_add(q, "SELECT * FROM captures_stats_groups(");
 	rollup_args(q, f);
-	sqlq_add(q, ", $%d::int8, $%d::int4)", b, sqlq_param_long(q, QUERIES_MODELS_MAX));
+	sqlq_add(q, ", $%d::int8, $%d::int4, $%d::text)", b,
+		 sqlq_param_long(q, QUERIES_MODELS_MAX), sqlq_param(q, f->instance));
+}
+
+/* The column of captures that grouping g is by (constant SQL). */
+static void group_key(struct sqlq *q, enum group_by g)
+{
+	switch (g) {
+	case GROUP_MODEL:
+		sqlq_add(q, "model");
+		break;
+	case GROUP_INSTANCE:
+		sqlq_add(q, "instance");
+		break;
+	case GROUP_USER:
+		sqlq_add(q, "capture_user");
+		break;
+	case GROUP_END_USER:
+		sqlq_add(q, "end_user");
+		break;
+	case GROUP_SESSION:
+		sqlq_add(q, "capture_session");
+		break;
+	case GROUP_TAG:
+		sqlq_add(q, "group_tag.tag");
+		break;
+	case GROUP_KEY:
+		sqlq_add(q, "key_fingerprint");
+		break;
+	case GROUP_STATUS:
+		sqlq_add(q, "status::text");
+		break;
+	case GROUP_PATH:
+	case GROUP_NONE:
+		sqlq_add(q, "left(path, 2048)");
+		break;
+	}
+}
+
+/* Sums per (key, model, day) in one hashed pass, priced per model and day,
+ * then added up per key. A capture with tags is counted once per tag (the
+ * same keys as captures_group_sums() in sql/007_attribution.sql). */
+void queries_group_by(struct sqlq *q, const struct filters *f, enum group_by g)
+{
+	sqlq_add(q, "WITH g AS (SELECT ");
+	group_key(q, g);
+	sqlq_add(q, g == GROUP_KEY ? " AS key, max(key_hint) AS key_hint," :
+		 " AS key, NULL::text AS key_hint,");
+	sqlq_add(q,
+		 " model, capture_day(started_at) AS day, count(*) AS n,"
+		 " count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed') AS failed,"
+		 " sum(duration_ms) AS dur_sum, count(duration_ms) AS dur_n,"
+		 " sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion," USAGE_SUMS
+		 " FROM captures");
+	if (g == GROUP_TAG)
+		sqlq_add(q, " CROSS JOIN LATERAL unnest(coalesce(nullif(capture_tags, '{}'),"
+			 " '{NULL}')) AS group_tag(tag)");
+	where_filters(q, f);
+	sqlq_add(q,
+		 " GROUP BY 1, 3, 4),"
+		 " c AS (SELECT g.*," GROUP_COST
+		 " FROM g LEFT JOIN LATERAL capture_price_rows(g.model, g.day) pr ON true)"
+		 " SELECT key, max(key_hint), sum(n) AS requests, sum(failed),"
+		 " coalesce(sum(prompt), 0), coalesce(sum(completion), 0), round(sum(cost), 8),"
+		 " sum(unpriced), sum(dur_sum) / nullif(sum(dur_n), 0)"
+		 " FROM c GROUP BY key ORDER BY requests DESC, key NULLS LAST LIMIT $%d",
+		 sqlq_param_long(q, QUERIES_GROUPS_MAX));
+}
+
+bool queries_group_by_rollup_fits(const struct filters *f, enum group_by g)
+{
+	struct filters other = *f;
+
+	if (g == GROUP_MODEL || g == GROUP_INSTANCE)
+		return only_time(f, true);
+	other.instance = NULL;
+	return only_time(&other, false);
+}
+
+void queries_group_by_rollup(struct sqlq *q, const struct filters *f, enum group_by g)
+{
+	int dim = sqlq_param(q, group_by_name(g));
+
+	sqlq_add(q, "SELECT * FROM captures_stats_group_by($%d, ", dim);
+	rollup_args(q, f);
+	sqlq_add(q, ", $%d::text, $%d::int4)", sqlq_param(q, f->instance),
+		 sqlq_param_long(q, QUERIES_GROUPS_MAX));
 }

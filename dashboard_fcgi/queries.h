@@ -23,13 +23,16 @@ enum list_col {
 	LC_ID, LC_TIMESTAMP, LC_CURSOR_US, LC_METHOD, LC_PATH, LC_QUERY, LC_STATUS,
 	LC_DURATION, LC_TTFB, LC_MODEL, LC_STREAMED, LC_PROMPT_TOKENS,
 	LC_COMPLETION_TOKENS, LC_TOTAL_TOKENS, LC_OUTCOME, LC_ERROR, LC_KEY_HINT,
-	LC_KEY_FINGERPRINT, LC_REQUEST_SIZE, LC_RESPONSE_SIZE, LC_PREVIEW, LC_SNIPPET
+	LC_KEY_FINGERPRINT, LC_REQUEST_SIZE, LC_RESPONSE_SIZE, LC_PREVIEW, LC_INSTANCE,
+	LC_USER, LC_SESSION, LC_TAGS, LC_END_USER, LC_COST_USD, LC_SNIPPET
 };
 
 /* One page of the list, newest first: page_size + 1 rows (the extra one
  * tells whether there is a next page), after the cursor or at the page's
  * offset. few: the filters match at most QUERIES_COUNT_CAP rows (gather
- * them, then sort). The snippet marks matches between U+E000 and U+E001. */
+ * them, then sort). The snippet marks matches between U+E000 and U+E001.
+ * LC_TAGS is a text[] in PostgreSQL's text form; LC_COST_USD is what
+ * capture_cost() gives (NULL for a model without a price or no usage). */
 void queries_list(struct sqlq *q, const struct list_params *lp, bool few);
 /* count(*) of the filtered rows, stopping at QUERIES_COUNT_CAP + 1; a search
  * alone through captures_search_count() (sql/005_scale.sql), which counts
@@ -45,7 +48,8 @@ enum detail_col {
 	DC_RESP_BIN_SIZE, DC_RESP_SIZE, DC_RESP_TRUNCATED, DC_STREAMED, DC_SSE_EVENTS,
 	DC_REPLY, DC_MODEL, DC_PROMPT_TOKENS, DC_COMPLETION_TOKENS, DC_TOTAL_TOKENS,
 	DC_CACHED_TOKENS, DC_REASONING_TOKENS, DC_FINISH_REASON, DC_OUTCOME, DC_ERROR,
-	DC_TTFB, DC_DURATION, DC_KEY_HINT, DC_KEY_FINGERPRINT, DC_ENDED
+	DC_TTFB, DC_DURATION, DC_KEY_HINT, DC_KEY_FINGERPRINT, DC_ENDED, DC_USER, DC_SESSION,
+	DC_TAGS, DC_END_USER, DC_COST_USD
 };
 
 /* One capture by id. When the id is a UUID v7, around_ms (its time) bounds
@@ -74,8 +78,9 @@ enum totals_col {
 /* One row: counts, average and percentile latency, tokens of the filtered
  * captures. */
 void queries_stats_totals(struct sqlq *q, const struct filters *f);
-/* true when the filters are a time range and a model at most: the ones
- * the hourly rollup (sql/005_scale.sql) can answer. */
+/* true when the filters are a time range, a model and an instance at most:
+ * the ones the hourly rollup (sql/005_scale.sql, 007_attribution.sql) can
+ * answer. */
 bool queries_stats_rollup_fits(const struct filters *f);
 /* The same row from captures_stats_totals(): the rollup where it reaches,
  * the captures themselves elsewhere; p50/p95 then from latency histograms
@@ -84,14 +89,43 @@ void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f);
 
 enum groups_col {
 	GC_SET, GC_MODEL, GC_BUCKET_MS, GC_REQUESTS, GC_FAILED, GC_AVG_MS, GC_MAX_MS,
-	GC_PROMPT_TOKENS, GC_COMPLETION_TOKENS, GC_RANK
+	GC_PROMPT_TOKENS, GC_COMPLETION_TOKENS, GC_RANK, GC_COST_USD, GC_UNPRICED
 };
 
-/* Rows per model (GC_SET 1, the QUERIES_MODELS_MAX busiest) and per time
- * bucket of bucket_s seconds (GC_SET 2, in time order). */
+/* Rows per model (GC_SET 1, the QUERIES_MODELS_MAX busiest), per time
+ * bucket of bucket_s seconds (GC_SET 2, in time order) and one for all
+ * (GC_SET 3). Each has the USD of its calls with usage and a price
+ * (GC_COST_USD, NULL when there are none) and how many calls with usage
+ * had no price (GC_UNPRICED). */
 void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s);
 /* The same rows from captures_stats_groups(). Only when
  * queries_stats_rollup_fits(f). */
 void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long bucket_s);
+
+/* Groups listed by /api/stats?group_by=, the busiest first. */
+#define QUERIES_GROUPS_MAX 50
+
+enum group_col {
+	GB_KEY, GB_KEY_HINT, GB_REQUESTS, GB_FAILED, GB_PROMPT_TOKENS, GB_COMPLETION_TOKENS,
+	GB_COST_USD, GB_UNPRICED, GB_AVG_MS
+};
+
+/* The QUERIES_GROUPS_MAX values of grouping g (not GROUP_NONE) with the most
+ * filtered captures, then by value (NULL last): GB_KEY is the value as
+ * text (NULL for captures without one; a capture is counted once per tag,
+ * or once under NULL when it has none), GB_KEY_HINT the key hint for
+ * GROUP_KEY (else NULL). */
+void queries_group_by(struct sqlq *q, const struct filters *f, enum group_by g);
+/* true when captures_stats_group_by() (sql/007_attribution.sql) can answer
+ * from the rollups: a time range and an instance at most, and a model too
+ * for GROUP_MODEL and GROUP_INSTANCE. */
+bool queries_group_by_rollup_fits(const struct filters *f, enum group_by g);
+/* The same rows from captures_stats_group_by(). Only when
+ * queries_group_by_rollup_fits(f, g). */
+void queries_group_by_rollup(struct sqlq *q, const struct filters *f, enum group_by g);
+
+/* " WHERE true AND ..." for every filter set in f, on the unqualified
+ * captures columns: the same filters as the list, for export.c. */
+void queries_where(struct sqlq *q, const struct filters *f);
 
 #endif

@@ -548,6 +548,18 @@ static int parse_time(const struct qstring *qs, const char *name, bool *has, int
 	return 0;
 }
 
+/* An exact-match text filter: *out is a copy of the value, NULL if absent. */
+static int parse_exact(const struct qstring *qs, const char *name, char **out,
+		       char *err, size_t errlen)
+{
+	const char *v;
+
+	if (text_param(qs, name, QUERY_VALUE_MAX, &v, err, errlen) < 0)
+		return -1;
+	*out = xstrdup(v);
+	return 0;
+}
+
 static int parse_text_filters(const struct qstring *qs, struct filters *f, char *err, size_t errlen)
 {
 	const char *v;
@@ -562,6 +574,18 @@ static int parse_text_filters(const struct qstring *qs, struct filters *f, char 
 	return 0;
 }
 
+/* instance, user, end_user, session and tag: who made the call. */
+static int parse_attribution(const struct qstring *qs, struct filters *f, char *err, size_t errlen)
+{
+	if (parse_exact(qs, "instance", &f->instance, err, errlen) < 0 ||
+	    parse_exact(qs, "user", &f->user, err, errlen) < 0 ||
+	    parse_exact(qs, "end_user", &f->end_user, err, errlen) < 0 ||
+	    parse_exact(qs, "session", &f->session, err, errlen) < 0 ||
+	    parse_exact(qs, "tag", &f->tag, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 int filters_parse(const struct qstring *qs, struct filters *f, char *err, size_t errlen)
 {
 	int rc = -1;
@@ -572,6 +596,7 @@ int filters_parse(const struct qstring *qs, struct filters *f, char *err, size_t
 	    parse_method(qs, f, err, errlen) < 0 || parse_key(qs, f, err, errlen) < 0 ||
 	    parse_streamed(qs, f, err, errlen) < 0 || parse_outcome(qs, f, err, errlen) < 0 ||
 	    parse_text_filters(qs, f, err, errlen) < 0 ||
+	    parse_attribution(qs, f, err, errlen) < 0 ||
 	    parse_time(qs, "from", &f->has_from, &f->from_us, err, errlen) < 0 ||
 	    parse_time(qs, "to", &f->has_to, &f->to_us, err, errlen) < 0)
 		goto out;
@@ -588,6 +613,7 @@ bool filters_any(const struct filters *f)
 {
 	return f->search || f->model || f->status_lo || f->failed || f->method ||
 	       f->path_like || f->streamed >= 0 || f->key || f->outcome ||
+	       f->instance || f->user || f->end_user || f->session || f->tag ||
 	       f->has_from || f->has_to;
 }
 
@@ -599,7 +625,44 @@ void filters_release(struct filters *f)
 	free(f->method);
 	free(f->path_like);
 	free(f->key);
+	free(f->instance);
+	free(f->user);
+	free(f->end_user);
+	free(f->session);
+	free(f->tag);
 	memset(f, 0, sizeof(*f));
+}
+
+static const char *const group_names[] = {
+	[GROUP_MODEL] = "model", [GROUP_INSTANCE] = "instance", [GROUP_USER] = "user",
+	[GROUP_END_USER] = "end_user", [GROUP_SESSION] = "session", [GROUP_TAG] = "tag",
+	[GROUP_KEY] = "key", [GROUP_STATUS] = "status", [GROUP_PATH] = "path"
+};
+
+const char *group_by_name(enum group_by g)
+{
+	return g > GROUP_NONE && g <= GROUP_PATH ? group_names[g] : NULL;
+}
+
+int group_by_parse(const struct qstring *qs, enum group_by *g, char *err, size_t errlen)
+{
+	const char *v;
+	int i;
+
+	*g = GROUP_NONE;
+	if (text_param(qs, "group_by", 32, &v, err, errlen) < 0)
+		return -1;
+	if (!v)
+		return 0;
+	for (i = GROUP_MODEL; i <= GROUP_PATH; i++)
+		if (!strcmp(v, group_names[i]))
+			*g = (enum group_by)i;
+	if (*g == GROUP_NONE) {
+		snprintf(err, errlen, "group_by: one of model, instance, user, end_user, session, "
+			 "tag, key, status, path");
+		return -1;
+	}
+	return 0;
 }
 
 /* An integer parameter in [lo, hi]; *v keeps its default when absent. */

@@ -67,16 +67,34 @@ struct filters {
 	int streamed;             /* -1 any, 0 or 1 */
 	char *key;                /* key fingerprint, lower-case hex */
 	const char *outcome;      /* one of the outcome names */
+	char *instance;           /* proxy instance (INSTANCE_NAME), exact */
+	char *user;               /* X-Capture-User, exact */
+	char *end_user;           /* the request body's "user", exact */
+	char *session;            /* X-Capture-Session, exact */
+	char *tag;                /* one of the X-Capture-Tags, exact */
 	bool has_from, has_to;
 	int64_t from_us, to_us;   /* started_at >= from, < to */
 };
 
-/* Reads search, model, status, method, path, streamed, key, outcome, from,
- * to. -1 with a message naming the parameter. Release f in either case. */
+/* Reads search, model, status, method, path, streamed, key, outcome,
+ * instance, user, end_user, session, tag, from, to. -1 with a message naming
+ * the parameter. Release f in either case. */
 int filters_parse(const struct qstring *qs, struct filters *f, char *err, size_t errlen);
 /* true if any filter (other than nothing) is set. */
 bool filters_any(const struct filters *f);
 void filters_release(struct filters *f);
+
+/* What /api/stats?group_by= splits the statistics by. */
+enum group_by {
+	GROUP_NONE, GROUP_MODEL, GROUP_INSTANCE, GROUP_USER, GROUP_END_USER, GROUP_SESSION,
+	GROUP_TAG, GROUP_KEY, GROUP_STATUS, GROUP_PATH
+};
+
+/* Reads group_by: GROUP_NONE when absent or empty; -1 with a message listing
+ * the names for any other value. */
+int group_by_parse(const struct qstring *qs, enum group_by *g, char *err, size_t errlen);
+/* The parameter value naming g ("model", ...); NULL for GROUP_NONE. */
+const char *group_by_name(enum group_by g);
 
 struct list_params {
 	struct filters f;

@@ -193,6 +193,11 @@ static void write_detail(struct jw *w, const PGresult *res)
 	pj_key_text(w, "key_fingerprint", res, 0, DC_KEY_FINGERPRINT);
 	pj_key_text(w, "client_addr", res, 0, DC_CLIENT_ADDR);
 	pj_key_text(w, "instance", res, 0, DC_INSTANCE);
+	pj_key_text(w, "user", res, 0, DC_USER);
+	pj_key_text(w, "session", res, 0, DC_SESSION);
+	pj_key_text_array(w, "tags", res, 0, DC_TAGS);
+	pj_key_text(w, "end_user", res, 0, DC_END_USER);
+	pj_key_float(w, "cost_usd", res, 0, DC_COST_USD);
 	jw_key(w, "request");
 	write_body(w, res, &request_cols, id);
 	jw_key(w, "response");

@@ -70,6 +70,12 @@ static void write_item(struct jw *w, const PGresult *res)
 	pj_key_int(w, "request_size", res, 0, LC_REQUEST_SIZE);
 	pj_key_int(w, "response_size", res, 0, LC_RESPONSE_SIZE);
 	pj_key_text(w, "preview", res, 0, LC_PREVIEW);
+	pj_key_text(w, "instance", res, 0, LC_INSTANCE);
+	pj_key_text(w, "user", res, 0, LC_USER);
+	pj_key_text(w, "session", res, 0, LC_SESSION);
+	pj_key_text_array(w, "tags", res, 0, LC_TAGS);
+	pj_key_text(w, "end_user", res, 0, LC_END_USER);
+	pj_key_float(w, "cost_usd", res, 0, LC_COST_USD);
 	if (!PQgetisnull(res, 0, LC_SNIPPET)) {
 		jw_key(w, "snippet");
 		write_snippet(w, PQgetvalue(res, 0, LC_SNIPPET),

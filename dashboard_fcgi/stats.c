@@ -55,6 +55,31 @@ out:
 	return ok;
 }
 
+/* The row of grouping set `set` (3: all), or -1. */
+static int set_row(const PGresult *res, int set)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (pj_long(res, i, GC_SET, -1) == set)
+			return i;
+	return -1;
+}
+
+/* cost_usd and unpriced_requests of the whole range, from the groups' set 3. */
+static void write_cost(struct jw *w, const PGresult *groups)
+{
+	int row = set_row(groups, 3);
+
+	jw_key(w, "cost_usd");
+	if (row >= 0)
+		pj_float(w, groups, row, GC_COST_USD);
+	else
+		jw_null(w);
+	jw_key(w, "unpriced_requests");
+	jw_int(w, row >= 0 ? pj_long(groups, row, GC_UNPRICED, 0) : 0);
+}
+
 static void write_totals(struct jw *w, const PGresult *res)
 {
 	long long total = pj_long(res, 0, TC_REQUESTS, 0);
@@ -104,6 +129,7 @@ static void write_group(struct jw *w, const PGresult *res, int row, bool model)
 	pj_key_float(w, "max_ms", res, row, GC_MAX_MS);
 	pj_key_int(w, "prompt_tokens", res, row, GC_PROMPT_TOKENS);
 	pj_key_int(w, "completion_tokens", res, row, GC_COMPLETION_TOKENS);
+	pj_key_float(w, "cost_usd", res, row, GC_COST_USD);
 	jw_object_end(w);
 }
 
@@ -119,14 +145,47 @@ static void write_set(struct jw *w, const PGresult *res, int set)
 	jw_array_end(w);
 }
 
-static void write_stats(struct jw *w, const PGresult *totals, const PGresult *groups,
-			long long from_ms, long long to_ms, long bucket_s)
+/* One entry of "groups": a value of the group_by grouping and its sums. */
+static void write_by_value(struct jw *w, const PGresult *res, int row, enum group_by g)
 {
 	jw_object_begin(w);
-	write_totals(w, totals);
-	jw_key(w, "models");
-	write_set(w, groups, 1);
-	jw_key(w, "timeline");
+	pj_key_text(w, "key", res, row, GB_KEY);
+	if (g == GROUP_KEY)
+		pj_key_text(w, "key_hint", res, row, GB_KEY_HINT);
+	pj_key_int(w, "requests", res, row, GB_REQUESTS);
+	pj_key_int(w, "failed", res, row, GB_FAILED);
+	pj_key_int(w, "prompt_tokens", res, row, GB_PROMPT_TOKENS);
+	pj_key_int(w, "completion_tokens", res, row, GB_COMPLETION_TOKENS);
+	pj_key_float(w, "cost_usd", res, row, GB_COST_USD);
+	pj_key_int(w, "unpriced_requests", res, row, GB_UNPRICED);
+	pj_key_float(w, "avg_response_time_ms", res, row, GB_AVG_MS);
+	jw_object_end(w);
+}
+
+/* "group_by" and "groups", when the request asked for a grouping. */
+static void write_by(struct jw *w, const PGresult *by, enum group_by g)
+{
+	int i;
+
+	if (g == GROUP_NONE)
+		return;
+	jw_key(w, "group_by");
+	jw_cstring(w, group_by_name(g));
+	jw_key(w, "groups");
+	jw_array_begin(w);
+	for (i = 0; i < PQntuples(by); i++)
+		write_by_value(w, by, i, g);
+	jw_array_end(w);
+}
+
+/* The answers of the three queries (by is NULL without group_by). */
+struct stats_results {
+	PGresult *totals, *groups, *by;
+};
+
+static void write_timeline(struct jw *w, const PGresult *groups, long long from_ms,
+			   long long to_ms, long bucket_s)
+{
 	jw_object_begin(w);
 	jw_key(w, "from_ms");
 	jw_int(w, from_ms);
@@ -137,12 +196,26 @@ static void write_stats(struct jw *w, const PGresult *totals, const PGresult *gr
 	jw_key(w, "points");
 	write_set(w, groups, 2);
 	jw_object_end(w);
+}
+
+static void write_stats(struct jw *w, const struct stats_results *sr, enum group_by g,
+			long long from_ms, long long to_ms, long bucket_s)
+{
+	jw_object_begin(w);
+	write_totals(w, sr->totals);
+	write_cost(w, sr->groups);
+	write_by(w, sr->by, g);
+	jw_key(w, "models");
+	write_set(w, sr->groups, 1);
+	jw_key(w, "timeline");
+	write_timeline(w, sr->groups, from_ms, to_ms, bucket_s);
 	jw_object_end(w);
 }
 
 /* The totals and the groups come from the hourly rollup when the filters are
- * a time range and a model at most (a few thousand rows instead of every
- * capture), else from the captures. */
+ * a time range, a model and an instance at most (a few thousand rows instead
+ * of every capture), else from the captures; so does group_by (from the
+ * rollups when the filters fit, see queries_group_by_rollup_fits). */
 static void build_totals(struct sqlq *q, const struct filters *f)
 {
 	if (queries_stats_rollup_fits(f))
@@ -159,6 +232,14 @@ static void build_groups(struct sqlq *q, const struct filters *f, long bucket_s)
 		queries_stats_groups(q, f, bucket_s);
 }
 
+static void build_by(struct sqlq *q, const struct filters *f, enum group_by g)
+{
+	if (queries_group_by_rollup_fits(f, g))
+		queries_group_by_rollup(q, f, g);
+	else
+		queries_group_by(q, f, g);
+}
+
 static PGresult *run(struct req *r, struct sqlq *q)
 {
 	PGresult *res = pg_run(r, q, false);
@@ -168,45 +249,68 @@ static PGresult *run(struct req *r, struct sqlq *q)
 	return res;
 }
 
+/* Runs the totals, the groups and (with a grouping) the group_by query.
+ * false after answering r with the error of the first that failed. */
+static bool run_all(struct req *r, const struct filters *f, enum group_by g, long bucket_s,
+		    struct stats_results *sr)
+{
+	struct sqlq q;
+	bool ok = false;
+
+	sqlq_init(&q);
+	build_totals(&q, f);
+	sr->totals = run(r, &q);
+	if (!sr->totals)
+		goto out;
+	build_groups(&q, f, bucket_s);
+	sr->groups = run(r, &q);
+	if (!sr->groups)
+		goto out;
+	if (g != GROUP_NONE) {
+		build_by(&q, f, g);
+		sr->by = run(r, &q);
+		if (!sr->by)
+			goto out;
+	}
+	ok = true;
+out:
+	sqlq_release(&q);
+	return ok;
+}
+
 void api_stats(struct req *r)
 {
+	struct stats_results sr = { NULL, NULL, NULL };
+	enum group_by g = GROUP_NONE;
 	struct filters f;
 	struct qstring qs;
-	PGresult *totals = NULL, *groups = NULL;
 	long long from_ms = 0, to_ms = 0;
 	long bucket_s;
-	struct sqlq q;
 	struct jw w;
 	char err[256];
 
 	memset(&f, 0, sizeof(f));
-	sqlq_init(&q);
 	if (qs_parse(&qs, r->query, err, sizeof(err)) < 0 ||
-	    filters_parse(&qs, &f, err, sizeof(err)) < 0) {
+	    filters_parse(&qs, &f, err, sizeof(err)) < 0 ||
+	    group_by_parse(&qs, &g, err, sizeof(err)) < 0) {
 		reply_bad_request(r, err);
 		goto out;
 	}
 	if (!time_range(r, &f, &from_ms, &to_ms))
 		goto out;
 	bucket_s = bucket_seconds((to_ms - from_ms) / 1000);
-	build_totals(&q, &f);
-	totals = run(r, &q);
-	if (!totals)
-		goto out;
-	build_groups(&q, &f, bucket_s);
-	groups = run(r, &q);
-	if (!groups)
+	if (!run_all(r, &f, g, bucket_s, &sr))
 		goto out;
 	reply_start(r, 200, "application/json; charset=utf-8", REPLY_NO_STORE, NULL);
 	jw_init(&w, reply_sink, r);
-	write_stats(&w, totals, groups, from_ms, to_ms, bucket_s);
+	write_stats(&w, &sr, g, from_ms, to_ms, bucket_s);
 	reply_write(r, "\n", 1);
 out:
-	PQclear(totals);
-	PQclear(groups);
+	PQclear(sr.totals);
+	PQclear(sr.groups);
+	PQclear(sr.by);
 	filters_release(&f);
 	qs_release(&qs);
-	sqlq_release(&q);
 }
 
 void api_info(struct req *r)

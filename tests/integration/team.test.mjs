@@ -732,7 +732,12 @@ describe('under nginx (CAPTURE_FRONT=nginx)', () => {
 	test('nginx is the front server', async () => {
 		const pidFile = path.join(s.varDir, 'run', 'nginx.pid');
 		assert.ok(fs.existsSync(pidFile), `${pidFile} exists`);
-		const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+		// nginx creates its pid file before it writes the pid: wait for the number
+		let pid = 0;
+		for (let i = 0; i < 50 && !pid; i++) {
+			pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+			if (!pid) await new Promise((r) => setTimeout(r, 100));
+		}
 		assert.match(procCmd(pid), /nginx/, `pid ${pid} is nginx`);
 		assert.equal(fs.existsSync(path.join(s.varDir, 'run', 'lighttpd.pid')), false, 'no lighttpd');
 	});

@@ -10,6 +10,7 @@
 #include "../../dashboard_fcgi/jsonv.c"
 #include "../../dashboard_fcgi/events.c"
 #include "../../dashboard_fcgi/hostcheck.c"
+#include "../../dashboard_fcgi/pgjson.c"
 
 /* --- helpers -------------------------------------------------------------- */
 
@@ -164,6 +165,84 @@ static void test_other_filters(void)
 	CHECK(!filters_ok("streamed=perhaps"));
 	CHECK(!filters_ok("outcome=fine"));
 	CHECK(!filters_ok("from=2025-01-02&to=2025-01-01"));
+}
+
+static void test_attribution_filters(void)
+{
+	struct filters f;
+	char err[256], big[QUERY_VALUE_MAX + 16];
+
+	CHECK(parse_filters("instance=proxy-a&user=alice%40acme&end_user=end-7&session=conv-42"
+			    "&tag=eval+run", &f, err, sizeof(err)) == 0);
+	CHECK_STR(f.instance, "proxy-a");
+	CHECK_STR(f.user, "alice@acme");
+	CHECK_STR(f.end_user, "end-7");
+	CHECK_STR(f.session, "conv-42");
+	CHECK_STR(f.tag, "eval run");           /* exact: spaces kept */
+	CHECK(filters_any(&f));
+	filters_release(&f);
+
+	/* each alone counts as a filter; an empty value is no filter */
+	CHECK(parse_filters("tag=x", &f, err, sizeof(err)) == 0 && filters_any(&f));
+	filters_release(&f);
+	CHECK(parse_filters("session=s", &f, err, sizeof(err)) == 0 && filters_any(&f));
+	filters_release(&f);
+	CHECK(parse_filters("user=&instance=&tag=", &f, err, sizeof(err)) == 0);
+	CHECK(!filters_any(&f) && !f.user && !f.instance && !f.tag);
+	filters_release(&f);
+
+	CHECK(parse_filters("user=a%00b", &f, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "user") != NULL);
+	filters_release(&f);
+	CHECK(parse_filters("tag=%FF", &f, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "tag: must be UTF-8") != NULL);
+	filters_release(&f);
+	CHECK(!filters_ok("end_user=%C3%28"));
+	CHECK(!filters_ok("instance=%ED%A0%80"));
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "session=", 8);
+	CHECK(parse_filters(big, &f, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "session: at most") != NULL);
+	filters_release(&f);
+	big[QUERY_VALUE_MAX + 8] = '\0';
+	CHECK(filters_ok(big));
+}
+
+/* group_by=raw: 0 and the grouping, or -1 and the message. */
+static int parse_group(const char *raw, enum group_by *g, char *err, size_t errlen)
+{
+	struct qstring qs;
+	int rc = qs_parse(&qs, raw, err, errlen);
+
+	if (rc == 0)
+		rc = group_by_parse(&qs, g, err, errlen);
+	qs_release(&qs);
+	return rc;
+}
+
+static void test_group_by(void)
+{
+	static const char *const names[] = {
+		"model", "instance", "user", "end_user", "session", "tag", "key", "status", "path", NULL
+	};
+	enum group_by g = GROUP_MODEL;
+	char err[256], raw[64];
+	int i;
+
+	CHECK(parse_group("", &g, err, sizeof(err)) == 0 && g == GROUP_NONE);
+	CHECK(parse_group("group_by=", &g, err, sizeof(err)) == 0 && g == GROUP_NONE);
+	CHECK(group_by_name(GROUP_NONE) == NULL);
+	for (i = 0; names[i]; i++) {
+		snprintf(raw, sizeof(raw), "group_by=%s", names[i]);
+		CHECK(parse_group(raw, &g, err, sizeof(err)) == 0 && g != GROUP_NONE);
+		CHECK_STR(group_by_name(g), names[i]);
+	}
+	CHECK(parse_group("group_by=Model", &g, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "group_by: one of model, instance") != NULL);
+	CHECK(parse_group("group_by=tags", &g, err, sizeof(err)) < 0);
+	CHECK(parse_group("group_by=model%00", &g, err, sizeof(err)) < 0);
+	CHECK(parse_group("group_by=model;drop", &g, err, sizeof(err)) < 0);
 }
 
 static void test_list_params(void)
@@ -367,6 +446,46 @@ static void test_events(void)
 	check_events("", 0, "");
 }
 
+/* pj_array_walk on s: the JSON written, or "ERR" when s is not an array. */
+static void check_array(const char *s, const char *expect)
+{
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b, BUF_NO_CAP);
+	buf_adds(&b, "");
+	if (pj_array_walk(s, strlen(s), NULL) < 0) {
+		buf_adds(&b, "ERR");
+	} else {
+		jw_init(&w, buf_sink, &b);
+		CHECK(pj_array_walk(s, strlen(s), &w) == 0);
+	}
+	CHECK_STR(b.data, expect);
+	buf_release(&b);
+}
+
+static void test_text_array(void)
+{
+	check_array("{}", "[]");
+	check_array("{eval,nightly}", "[\"eval\",\"nightly\"]");
+	check_array("{\"a \\\"quoted\\\" tag\",\"back\\\\slash\"}",
+		    "[\"a \\\"quoted\\\" tag\",\"back\\\\slash\"]");
+	check_array("{NULL,\"NULL\",\"\",x}", "[null,\"NULL\",\"\",\"x\"]");
+	check_array("{\"<b>,{}\"}", "[\"\\u003cb\\u003e,{}\"]");
+	check_array("{\"caf\xc3\xa9\"}", "[\"caf\xc3\xa9\"]");
+	check_array("", "ERR");
+	check_array("{", "ERR");
+	check_array("{a,}", "ERR");
+	check_array("{,a}", "ERR");
+	check_array("{a,,b}", "ERR");
+	check_array("{{a},{b}}", "ERR");
+	check_array("{\"open}", "ERR");
+	check_array("{\"a\"b}", "ERR");
+	check_array("{a\\b}", "ERR");
+	check_array("{\"ends in \\\"}", "ERR");
+	check_array("[0:1]={a,b}", "ERR");
+}
+
 static void test_host(void)
 {
 	CHECK(host_is_loopback("127.0.0.1:8081"));
@@ -394,12 +513,15 @@ int main(void)
 	test_qs();
 	test_search();
 	test_other_filters();
+	test_attribution_filters();
+	test_group_by();
 	test_list_params();
 	test_cursor();
 	test_time();
 	test_jsonw();
 	test_jsonv();
 	test_events();
+	test_text_array();
 	test_host();
 	return check_done("test_dashboard_query");
 }
