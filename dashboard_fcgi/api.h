@@ -17,6 +17,9 @@ void api_request(struct req *r, const char *id);
 void api_request_body(struct req *r, const char *id, bool response);
 /* GET /api/stats: totals, latency percentiles, per model, over time. */
 void api_stats(struct req *r);
+/* GET /api/export?format=jsonl|csv|har: the filtered captures as a
+ * download, streamed (export.c). */
+void api_export(struct req *r);
 /* GET /api/info: what the pages need to know (proxy URL, page size). */
 void api_info(struct req *r);
 

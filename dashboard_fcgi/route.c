@@ -33,6 +33,8 @@ static void route_api(struct req *r)
 		api_requests(r);
 	else if (!strcmp(p, "/api/stats"))
 		api_stats(r);
+	else if (!strcmp(p, "/api/export"))
+		api_export(r);
 	else if (!strcmp(p, "/api/info"))
 		api_info(r);
 	else if (match_id(p, "/api/request/", "", id))
