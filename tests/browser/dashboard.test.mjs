@@ -19,6 +19,8 @@ const SHOTS = path.join(ROOT, 'tests', 'out', 'screenshots');
 const XSS_PROMPT = '<img src=x onerror="window.__xss=1;document.title=\'pwned\'"><script>window.__xss=2;alert(2)</script>' +
 	'<svg onload="window.__xss=3"></svg>"><iframe src="javascript:window.__xss=4"></iframe> xsspayload';
 const XSS_MODEL = '<img src=x onerror=window.__xss=5>';
+// attribution labels are captured strings too (no comma: X-Capture-Tags splits on it)
+const XSS_LABEL = '<img src=x onerror="window.__xss=6"><script>window.__xss=7</script>';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
 	'--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -29,9 +31,9 @@ describe('dashboard in Chromium', () => {
 	const c = {};
 	const problems = [];   // page errors, dialogs, CSP violations, seen on any page
 
-	async function chat(role, content, extra = {}) {
+	async function chat(role, content, extra = {}, headers = {}) {
 		const { response, data } = await client.chat.completions.create({
-			model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra }).withResponse();
+			model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra }, { headers }).withResponse();
 		if (extra.stream) for await (const _ of data) { /* drain */ }
 		const id = response.headers.get('x-capture-id');
 		assert.match(id || '', UUID_RE);
@@ -65,7 +67,8 @@ describe('dashboard in Chromium', () => {
 		await chat('first', 'What is a quokka?');
 		await chat('zebra', 'Tell me about the zebracorn');
 		await chat('stream', 'Stream me a flamingo haiku', { stream: true, stream_options: { include_usage: true } });
-		await chat('xss', XSS_PROMPT);
+		await chat('xss', XSS_PROMPT, { user: XSS_LABEL },
+			{ 'X-Capture-User': XSS_LABEL, 'X-Capture-Session': XSS_LABEL, 'X-Capture-Tags': `${XSS_LABEL}, ok-tag` });
 		const r = await client.chat.completions.create({ model: XSS_MODEL, messages: [{ role: 'user', content: 'model xss' }] }).withResponse();
 		c.xssModel = r.response.headers.get('x-capture-id');
 		await s.waitForCapture(c.xssModel);
@@ -104,6 +107,17 @@ describe('dashboard in Chromium', () => {
 		assert.ok((await page.locator('#rows td.model').allTextContents()).some((m) => m.startsWith(XSS_MODEL)));
 		assert.ok((await page.locator('#f-model option').allTextContents()).some((m) => m.startsWith(XSS_MODEL)));
 		assert.equal(await page.locator('#rows img, #rows script, #rows svg, #rows iframe').count(), 0);
+		// hostile attribution labels: shown as text in the row and in the breakdown
+		const xssRow = page.locator(`#rows tr.row[data-id="${c.xss}"]`);
+		assert.equal(await xssRow.locator('.pick-user').textContent(), XSS_LABEL);
+		assert.deepEqual(await xssRow.locator('.badge-tag').allTextContents(), [XSS_LABEL, 'ok-tag']);
+		assert.equal(await xssRow.locator('.badge-session').textContent(), XSS_LABEL);
+		for (const by of ['user', 'end_user', 'session', 'tag']) {
+			await page.selectOption('#group-by', by);
+			await page.waitForFunction((label) => [...document.querySelectorAll('#group-rows .pick')].some((b) => b.textContent === label), XSS_LABEL);
+			assert.equal(await page.locator('#group-rows img, #group-rows script').count(), 0, `breakdown by ${by}`);
+		}
+		await page.selectOption('#group-by', 'model');
 		await page.waitForTimeout(300);
 		await page.screenshot({ path: path.join(SHOTS, 'main.png'), fullPage: true });
 		await assertInert(page, 'main page');
@@ -183,6 +197,8 @@ describe('dashboard in Chromium', () => {
 		const text = await page.locator('#req-body').textContent();
 		assert.ok(text.includes('onerror=\\"window.__xss=1'), 'payload visible as text');
 		assert.equal(await page.locator('#detail img, #detail script, #detail svg, #detail iframe').count(), 0);
+		assert.equal(await page.locator('#summary a[href^="/?user="]').textContent(), XSS_LABEL, 'the user, as text');
+		assert.equal(await page.locator('#summary a.badge-tag').count(), 2);
 		await page.screenshot({ path: path.join(SHOTS, 'detail-xss.png'), fullPage: true });
 		await assertInert(page, 'XSS detail page');
 		await page.goto(`/request/${c.xssModel}`);

@@ -155,8 +155,10 @@
       var name = m.model == null ? '(none)' : String(m.model);
       ctx.fillStyle = COLORS.text; ctx.textAlign = 'right';
       var shown = name;
-      while (shown.length > 3 && ctx.measureText(shown).width > left - 10) shown = shown.slice(0, -2);
-      if (shown !== name) shown = shown.slice(0, -1) + '…';
+      if (ctx.measureText(name).width > left - 10) {
+        while (shown.length > 1 && ctx.measureText(shown + '…').width > left - 10) shown = shown.slice(0, -1);
+        shown += '…';
+      }
       ctx.fillText(shown, left - 8, y + rowH / 2 + 4);
       var wIn = ((m.prompt_tokens || 0) / max) * pw, wOut = ((m.completion_tokens || 0) / max) * pw;
       var bh = Math.max(4, rowH - 8);

@@ -22,6 +22,23 @@
     list.appendChild(el('dd', { class: cls || null }, value == null || value === '' ? '–' : value));
   }
 
+  /* A link to the list filtered by this value (user, instance, session, tag). */
+  function filterLink(name, value, cls) {
+    var q = new URLSearchParams();
+    q.set(name, value);
+    return el('a', { href: '/?' + q.toString(), class: cls || null, title: t('k.filterBy') }, value);
+  }
+
+  function cost(c) {
+    if (c.cost_usd == null) {
+      var u = c.usage || {};
+      var noUsage = u.prompt_tokens == null && u.completion_tokens == null;
+      return el('span', { class: 'cost-none' }, '— ', el('span', { class: 'dim' }, '(' + t(noUsage ? 'cost.noUsage' : 'cost.unpriced') + ')'));
+    }
+    var shown = U.usd(c.cost_usd), exact = U.usdExact(c.cost_usd);
+    return el('span', { id: 'd-cost' }, shown, shown !== exact ? el('span', { class: 'dim' }, '  (' + exact + ')') : null);
+  }
+
   function summary(c) {
     var list = $('summary');
     var u = c.usage;
@@ -39,8 +56,14 @@
     kv(list, 'k.streamed', c.streamed ? t('yes') + (c.sse_events != null ? ' (' + t('detail.eventsCount', { n: c.sse_events }) + ')' : '') : t('no'));
     kv(list, 'k.tokens', [U.num(u.prompt_tokens), U.num(u.completion_tokens), U.num(u.total_tokens)].join(' / '));
     if (u.cached_tokens != null || u.reasoning_tokens != null) kv(list, 'k.cached', U.num(u.cached_tokens) + ' / ' + U.num(u.reasoning_tokens));
+    kv(list, 'k.cost', cost(c));
     kv(list, 'k.finish', c.finish_reason);
-    kv(list, 'k.key', c.key_hint ? c.key_hint + (c.key_fingerprint ? '  · ' + c.key_fingerprint : '') : null, 'mono');
+    kv(list, 'k.key', c.key_hint ? [c.key_hint, c.key_fingerprint ? ['  · ', filterLink('key', c.key_fingerprint)] : null] : null, 'mono');
+    kv(list, 'k.instance', c.instance ? filterLink('instance', c.instance) : null);
+    if (c.user) kv(list, 'k.user', filterLink('user', c.user));
+    if (c.end_user) kv(list, 'k.endUser', filterLink('end_user', c.end_user));
+    if (c.session) kv(list, 'k.session', filterLink('session', c.session), 'mono');
+    if (c.tags && c.tags.length) kv(list, 'k.tags', c.tags.map(function (tag) { return filterLink('tag', tag, 'badge badge-tag'); }));
     kv(list, 'k.client', c.client_addr);
   }
 

@@ -75,6 +75,27 @@
     return Math.round(v) + ' ms';
   }
 
+  /* US dollars for a cost: "$12.34", "$0.0123", "$0.00000578" (three
+   * significant digits below a dollar, since one call costs fractions of a
+   * cent); "—" when there is no cost (an unpriced model). */
+  function usd(v) {
+    if (v == null || v === '' || isNaN(v)) return '—';
+    var n = Number(v), a = Math.abs(n);
+    if (a === 0) return '$0';
+    if (a >= 1) {
+      var locale = window.I18N.current() === 'zh' ? 'zh-CN' : 'en-US';
+      return '$' + n.toLocaleString(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    }
+    var digits = Math.min(10, Math.max(2, 2 - Math.floor(Math.log10(a))));
+    return '$' + n.toFixed(digits).replace(/(\.\d\d\d*?)0+$/, '$1');
+  }
+
+  /* The cost as stored (8 decimals), for tooltips. */
+  function usdExact(v) {
+    if (v == null || v === '' || isNaN(v)) return '';
+    return '$' + Number(v).toFixed(8).replace(/0+$/, '').replace(/\.$/, '');
+  }
+
   function bytes(n) {
     if (n == null) return '–';
     if (n < 1024) return n + ' B';
@@ -152,7 +173,7 @@
   }
 
   window.U = {
-    el: el, clear: clear, getJSON: getJSON, num: num, compact: compact, ms: ms, bytes: bytes,
+    el: el, clear: clear, getJSON: getJSON, num: num, compact: compact, ms: ms, bytes: bytes, usd: usd, usdExact: usdExact,
     dateTime: dateTime, isToday: isToday, statusClass: statusClass,
     copyText: copyText, toast: toast, setupLanguage: setupLanguage
   };
