@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 run_pkgs="build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev libpq-dev
 	lighttpd postgresql postgresql-contrib postgresql-client util-linux"
-test_pkgs="$run_pkgs nodejs npm chromium clang libclang-rt-14-dev curl procps iproute2 valgrind
+test_pkgs="$run_pkgs nodejs npm chromium fonts-wqy-microhei clang libclang-rt-14-dev curl procps iproute2 valgrind
 	nginx-light spawn-fcgi wrk"
 bench_pkgs="$test_pkgs mitmproxy"
 
