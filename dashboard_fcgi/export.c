@@ -356,14 +356,16 @@ static bool timeout_set(struct req *r, long ms)
 {
 	struct sqlq q;
 	PGresult *res;
+	bool ok;
 
 	sqlq_init(&q);
 	sqlq_add(&q, "SELECT set_config('statement_timeout', $%d, false)",
 		 sqlq_param_long(&q, ms));
 	res = pg_run(r, &q, false);
+	ok = res != NULL;
 	sqlq_release(&q);
 	PQclear(res);
-	return res != NULL;
+	return ok;
 }
 
 /* Back to the dashboard's own timeout; a connection that cannot be told is

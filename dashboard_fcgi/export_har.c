@@ -56,7 +56,15 @@ static void name_value(struct jw *w, const char *name, size_t nn, const char *va
 	jw_object_end(w);
 }
 
-/* The stored [[name, value], ...] as [{"name", "value"}, ...]. */
+/* Element i of a JSON array, or NULL when o is no array: json-c's own
+ * accessor aborts the process on anything else. */
+static json_object *array_item(json_object *o, size_t i)
+{
+	return json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, i) : NULL;
+}
+
+/* The stored [[name, value], ...] as [{"name", "value"}, ...]; entries of
+ * another shape (a row not written by the proxy) are skipped. */
 static void write_headers(struct jw *w, const PGresult *row, int col)
 {
 	const char *s = export_text(row, col);
@@ -66,11 +74,10 @@ static void write_headers(struct jw *w, const PGresult *row, int col)
 	jw_key(w, "headers");
 	jw_array_begin(w);
 	for (i = 0; i < n; i++) {
-		json_object *h = json_object_array_get_idx(list, i);
-		json_object *name = json_object_array_get_idx(h, 0);
-		json_object *value = json_object_array_get_idx(h, 1);
+		json_object *h = array_item(list, i);
+		json_object *name = array_item(h, 0), *value = array_item(h, 1);
 
-		if (!json_object_is_type(h, json_type_array) || !name || !value)
+		if (!name || !value)
 			continue;
 		name_value(w, json_object_get_string(name), (size_t)json_object_get_string_len(name),
 			   json_object_get_string(value), (size_t)json_object_get_string_len(value));

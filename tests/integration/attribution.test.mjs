@@ -14,6 +14,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import pg from 'pg';
 import { startStack, createDatabase, dropDatabase, rawRequest, UUID_RE } from '../lib/stack.mjs';
 import { sha256 } from '../lib/upstream.mjs';
 
@@ -359,7 +360,28 @@ describe('attribution and cost in the dashboard API', () => {
 	test('from the rollups: the same answers once the calls are hours old and rolled up', async () => {
 		// three days back: whole hours the rollups cover after a refresh
 		await alpha.query("UPDATE captures SET started_at = started_at - interval '3 days'");
+		// The hour of the oldest capture is read from captures (the rollups start
+		// at the next whole hour after it): with the oldest call at the start of
+		// its hour, every call is in hours the rollups answer.
+		await alpha.query(`UPDATE captures SET started_at = capture_hour(started_at)
+			WHERE started_at = (SELECT min(started_at) FROM captures)`);
 		await alpha.query('SELECT captures_rollup_refresh(true)');
+		// a tampered rollup row shows in the answers: they come from the rollups
+		const bump = async (n) => {
+			await alpha.query(`UPDATE captures_rollup_groups SET requests = requests + $1
+				WHERE dim = 'user' AND key = 'carol' AND NOT by_instance`, [n]);
+			await alpha.query(`UPDATE captures_rollup SET requests = requests + $1
+				WHERE period = 'hour' AND model = 'gpt-4o' AND NOT by_instance`, [n]);
+		};
+		await bump(1000);
+		try {
+			const carol = (await getOk(alpha, '/api/stats?group_by=user')).groups.find((x) => x.key === 'carol');
+			assert.equal(carol.requests, 1000 + calls.filter((c) => c.user === 'carol').length, 'group_by=user from captures_rollup_groups');
+			const gpt = (await getOk(alpha, '/api/stats?group_by=model')).groups.find((x) => x.key === 'gpt-4o');
+			assert.equal(gpt.requests, 1000 + calls.filter((c) => c.row.model === 'gpt-4o').length, 'group_by=model from captures_rollup');
+		} finally {
+			await bump(-1000);
+		}
 		const [{ n }] = await alpha.query(`SELECT count(*)::int AS n FROM captures_rollup_groups
 			WHERE at < now() - interval '2 days'`);
 		assert.ok(n > 0, 'captures_rollup_groups holds the moved hours');
@@ -408,5 +430,44 @@ describe('attribution and cost in the dashboard API', () => {
 		const [{ n }] = await alpha.query('SELECT count(*)::int AS n FROM captures_rollup_groups');
 		assert.ok(n > 0, 'rebuilt');
 		await check('after the rebuild');
+	});
+
+	test('a price change while a refresh is rebuilding is not lost to it', async () => {
+		// The refresh reads captures_rollup_state, builds for a while, then writes
+		// the state back: a price committed in between must still reprice.
+		const connect = async () => {
+			const c = new pg.Client({ connectionString: shared.url });
+			await c.connect();
+			return c;
+		};
+		const [holder, pricer, refresher] = await Promise.all([connect(), connect(), connect()]);
+		try {
+			await alpha.query('UPDATE captures_rollup_state SET rolled_until = NULL, checked_at = NULL');
+			// hold the refresh (ours or a proxy's) inside captures_rollup_groups_build
+			await holder.query('BEGIN');
+			await holder.query('LOCK TABLE captures_rollup_groups IN ACCESS EXCLUSIVE MODE');
+			const refreshed = refresher.query('SELECT captures_rollup_refresh(true)');
+			for (const t0 = Date.now(); ;) {
+				const [{ n }] = await alpha.query(`SELECT count(*)::int AS n FROM pg_locks l
+					JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'captures_rollup_groups' AND NOT l.granted`);
+				if (n > 0) break;
+				assert.ok(Date.now() - t0 < 10000, 'a refresh waits for captures_rollup_groups');
+				await new Promise((r) => setTimeout(r, 20));
+			}
+			const priced = pricer.query(`INSERT INTO model_prices (model, valid_from, input_per_mtok,
+				cached_input_per_mtok, output_per_mtok, source)
+				VALUES ('mystery-model-x', '2020-01-02', 40, NULL, 80, 'attribution.test.mjs: race')`);
+			await new Promise((r) => setTimeout(r, 300));
+			await holder.query('COMMIT');
+			await Promise.all([refreshed, priced]);
+		} finally {
+			await Promise.allSettled([holder.end(), pricer.end(), refresher.end()]);
+		}
+		await alpha.query('SELECT captures_rollup_refresh(true)');
+		const want = (100 * 40 + 50 * 80) / 1e6;
+		const st = await getOk(alpha, '/api/stats?group_by=model');
+		const g = st.groups.find((x) => x.key === 'mystery-model-x');
+		assertMoney(g.cost_usd, want, 'group_by=model: mystery-model-x at the new price');
+		assertMoney(st.cost_usd, sums(calls).cost_usd + want, 'total cost at the new price');
 	});
 });

@@ -1,6 +1,6 @@
 /* test_export.c - the pure parts of /api/export: CSV fields, chat messages from
  * OpenAI requests and replies (bodies and streams), json-c values written
- * through the JSON writer. */
+ * through the JSON writer, HAR header lists. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "../../dashboard_fcgi/export_csv.c"
 #include "../../dashboard_fcgi/export_chat.c"
 #include "../../dashboard_fcgi/export_jsonl.c"
+#include "../../dashboard_fcgi/export_har.c"
 
 static struct buf out;
 
@@ -203,12 +204,59 @@ static void test_json_value(void)
 	CHECK_STR(written(parse(deep)), want);
 }
 
+/* A one-row result like an export batch's, with col set to value. */
+static PGresult *export_row(int col, const char *value)
+{
+	PGresAttDesc attrs[XC_REPLY + 1];
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	int i;
+
+	memset(attrs, 0, sizeof(attrs));
+	for (i = 0; i <= XC_REPLY; i++) {
+		attrs[i].name = (char *)"c";
+		attrs[i].format = 0;
+		attrs[i].typid = 25;   /* text */
+		attrs[i].typlen = -1;
+		attrs[i].atttypmod = -1;
+	}
+	PQsetResultAttrs(res, XC_REPLY + 1, attrs);
+	PQsetvalue(res, 0, col, (char *)value, (int)strlen(value));
+	return res;
+}
+
+/* HAR headers from a stored list: entries that are not [name, value]
+ * (hand-written rows, other tools) are skipped, never a crash. */
+static const char *har_headers(const char *stored)
+{
+	PGresult *row = export_row(XC_REQ_HEADERS, stored);
+	struct jw w;
+
+	buf_release(&out);
+	buf_init(&out, BUF_NO_CAP);
+	jw_init(&w, buf_sink, &out);
+	jw_object_begin(&w);
+	write_headers(&w, row, XC_REQ_HEADERS);
+	jw_object_end(&w);
+	PQclear(row);
+	return out.data ? out.data : "";
+}
+
+static void test_har_headers(void)
+{
+	CHECK_STR(har_headers("[[\"a\", \"b\"], [\"c\", \"\"]]"),
+		  "{\"headers\":[{\"name\":\"a\",\"value\":\"b\"},{\"name\":\"c\",\"value\":\"\"}]}");
+	CHECK_STR(har_headers("[{\"x\": 1}, \"s\", null, 7, [], [\"one\"], [\"n\", \"v\", 3]]"),
+		  "{\"headers\":[{\"name\":\"n\",\"value\":\"v\"}]}");
+	CHECK_STR(har_headers("{\"a\": \"b\"}"), "{\"headers\":[]}");
+}
+
 int main(void)
 {
 	test_csv();
 	test_requests();
 	test_replies();
 	test_json_value();
+	test_har_headers();
 	buf_release(&out);
 	return check_done("test_export");
 }
