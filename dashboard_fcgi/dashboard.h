@@ -33,6 +33,7 @@ struct app {
 struct ctx {
 	struct app *app;
 	PGconn *conn;
+	long timeout_ms;           /* conn's statement_timeout (pg.c) */
 };
 
 struct req {

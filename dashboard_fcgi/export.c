@@ -37,9 +37,6 @@
 #define EXPORT_RUNNING_MAX (DASHBOARD_THREADS / 2)
 #define EXPORT_LIMIT_MAX 1000000000000LL
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 /* A timestamptz from a parameter holding microseconds since 1970. */
 #define TS_PARAM "(timestamptz 'epoch' + interval '1 microsecond' * $%d::int8)"
 
@@ -141,9 +138,8 @@ static void select_columns(struct sqlq *q, const struct export_format *fmt)
 		 " to_char(c.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
 		 " c.instance, c.method, c.path, c.query, c.status, c.outcome, c.error, c.model,"
 		 " c.streamed, c.finish_reason, c.prompt_tokens, c.completion_tokens,"
-		 " c.total_tokens, c.cached_tokens, c.reasoning_tokens,"
-		 " capture_cost(c.model, c.started_at, c.prompt_tokens, c.cached_tokens,"
-		 " c.completion_tokens), c.duration_ms, c.ttfb_ms, c.key_hint, c.capture_user,"
+		 " c.total_tokens, c.cached_tokens, c.reasoning_tokens," QUERIES_COST("c") ","
+		 " c.duration_ms, c.ttfb_ms, c.key_hint, c.capture_user,"
 		 " c.capture_session, to_json(c.capture_tags), c.end_user,"
 		 " c.request_content_type, c.request_body_size, c.request_body_truncated,"
 		 " c.response_content_type, c.response_body_size, c.response_body_truncated");
@@ -181,9 +177,11 @@ static void batch_where(struct sqlq *q, const struct export_run *x)
 			 " AND (path LIKE '%%/chat/completions' OR path LIKE '%%/responses')");
 }
 
-/* The next n rows, newest first. With few matches (a rare search word) the
- * matching keys are gathered through their indexes and sorted, as the list
- * does: walking the time index would read the whole table for them. */
+/* The next n rows, newest first, priced as the list prices them. With few
+ * matches (a rare search word) the matching keys are gathered through their
+ * indexes and sorted, as the list does: walking the time index would read
+ * the whole table for them. The filters apply inside a subquery, where
+ * their unqualified names cannot meet the price row's columns. */
 static void batch_query(struct sqlq *q, const struct export_run *x, long n)
 {
 	select_columns(q, x->p->fmt);
@@ -193,13 +191,13 @@ static void batch_query(struct sqlq *q, const struct export_run *x, long n)
 		sqlq_add(q, ") SELECT id, started_at FROM hits ORDER BY started_at DESC, id DESC"
 			 " LIMIT $%d) k JOIN captures c ON c.id = k.id AND c.started_at = k.started_at",
 			 sqlq_param_long(q, n));
-		sqlq_add(q, " ORDER BY c.started_at DESC, c.id DESC");
 	} else {
-		sqlq_add(q, " FROM captures c");
+		sqlq_add(q, " FROM (SELECT * FROM captures");
 		batch_where(q, x);
-		sqlq_add(q, " ORDER BY c.started_at DESC, c.id DESC LIMIT $%d",
+		sqlq_add(q, " ORDER BY started_at DESC, id DESC LIMIT $%d) c",
 			 sqlq_param_long(q, n));
 	}
+	sqlq_add(q, QUERIES_PRICE_JOIN("c") " ORDER BY c.started_at DESC, c.id DESC");
 }
 
 /* Rows for the next batch: about EXPORT_BATCH_BYTES of bodies, going by
@@ -250,8 +248,6 @@ static void take_row(struct export_run *x, const PGresult *row)
 	x->has_cursor = true;
 	if (x->p->fmt->bodies)
 		x->batch_bytes += pj_long(row, 0, XC_REQ_SIZE, 0) + pj_long(row, 0, XC_RESP_SIZE, 0);
-	if (x->gone)
-		return;     /* the rest of the batch is only drained */
 	if (x->p->fmt->row(&x->out, row))
 		x->out.n = ++x->written;
 	if (FCGX_GetError(x->r->fcgi->out))
@@ -276,6 +272,11 @@ static long run_batch(struct export_run *x, long n)
 		take_row(x, row);
 		PQclear(row);
 		got++;
+		if (x->gone) {
+			/* reading out the batch for nobody would hold the thread */
+			pg_stream_cancel(x->r->ctx);
+			break;
+		}
 	}
 	sqlq_release(&q);
 	return failed ? -1 : got;
@@ -310,8 +311,8 @@ static void export_rows(struct export_run *x)
 		if (x->started && !x->gone && FCGX_FFlush(x->r->fcgi->out) < 0)
 			x->gone = true;
 		if (x->gone) {
-			log_info("export %s: the client left after %lld records", x->p->fmt->name,
-				 x->written);
+			log_info("export %s: the client left after %lld records, %lld rows read",
+				 x->p->fmt->name, x->written, x->rows);
 			return;
 		}
 		if (got < n)
@@ -351,48 +352,14 @@ static bool count_few(struct req *r, const struct filters *f, bool *few)
 	return true;
 }
 
-/* Sets the session's statement_timeout (ms). false after answering r. */
-static bool timeout_set(struct req *r, long ms)
-{
-	struct sqlq q;
-	PGresult *res;
-	bool ok;
-
-	sqlq_init(&q);
-	sqlq_add(&q, "SELECT set_config('statement_timeout', $%d, false)",
-		 sqlq_param_long(&q, ms));
-	res = pg_run(r, &q, false);
-	ok = res != NULL;
-	sqlq_release(&q);
-	PQclear(res);
-	return ok;
-}
-
-/* Back to the dashboard's own timeout; a connection that cannot be told is
- * dropped (the next request opens a fresh one). */
-static void timeout_restore(struct ctx *ctx)
-{
-	PGresult *res;
-
-	if (!ctx->conn || PQstatus(ctx->conn) != CONNECTION_OK)
-		return;
-	res = PQexec(ctx->conn, "SET statement_timeout = " STR(PG_STATEMENT_TIMEOUT_MS));
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_error("export: restoring statement_timeout: %s", PQerrorMessage(ctx->conn));
-		PQfinish(ctx->conn);
-		ctx->conn = NULL;
-	}
-	PQclear(res);
-}
-
 static void export_run(struct req *r, const struct export_params *p)
 {
 	struct export_run x = { .r = r, .out = { .r = r }, .p = p };
 
-	if (!count_few(r, &p->f, &x.few) || !timeout_set(r, EXPORT_STATEMENT_TIMEOUT_MS))
+	if (!count_few(r, &p->f, &x.few) || !pg_timeout_set(r, EXPORT_STATEMENT_TIMEOUT_MS))
 		return;
 	export_rows(&x);
-	timeout_restore(r->ctx);
+	pg_timeout_restore(r->ctx);
 }
 
 void api_export(struct req *r)

@@ -80,13 +80,14 @@ static const char session_sql[] =
 	"SET jit = off; "
 	"SET work_mem = '64MB'";
 
-static int session_setup(PGconn *conn)
+static int session_setup(struct ctx *ctx)
 {
-	PGresult *res = PQexec(conn, session_sql);
+	PGresult *res = PQexec(ctx->conn, session_sql);
 	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
 
 	if (rc < 0)
-		db_log_error("dashboard session setup", conn, res);
+		db_log_error("dashboard session setup", ctx->conn, res);
+	ctx->timeout_ms = PG_STATEMENT_TIMEOUT_MS;
 	PQclear(res);
 	return rc;
 }
@@ -110,9 +111,17 @@ int pg_ready(struct ctx *ctx)
 		if (!ctx->conn)
 			goto out;
 	}
-	rc = session_setup(ctx->conn);
+	rc = session_setup(ctx);
 out:
 	return rc;
+}
+
+/* The statement_timeout of r's connection, in whole seconds (at least 1). */
+static long timeout_seconds(const struct req *r)
+{
+	long ms = r->ctx && r->ctx->timeout_ms > 0 ? r->ctx->timeout_ms : PG_STATEMENT_TIMEOUT_MS;
+
+	return ms < 1000 ? 1 : ms / 1000;
 }
 
 void pg_fail(struct req *r, PGconn *conn, const PGresult *res, const char *what)
@@ -122,8 +131,8 @@ void pg_fail(struct req *r, PGconn *conn, const PGresult *res, const char *what)
 	db_log_error(what, conn, res);
 	if (state && !strcmp(state, "57014"))
 		reply_error(r, 503, "server_error", "query_timeout",
-			    "the query took longer than %d s: narrow the time range or filters",
-			    PG_STATEMENT_TIMEOUT_MS / 1000);
+			    "the query took longer than %ld s: narrow the time range or filters",
+			    timeout_seconds(r));
 	else if (!conn || PQstatus(conn) != CONNECTION_OK || (state && !strncmp(state, "08", 2)))
 		reply_error(r, 503, "server_error", "database_unavailable",
 			    "the database is unavailable; try again shortly");
@@ -175,14 +184,86 @@ bool pg_stream(struct req *r, const struct sqlq *q)
 		goto out;
 	conn = r->ctx->conn;
 	if (!PQsendQueryParams(conn, q->sql.data, q->n, NULL,
-			       (const char *const *)q->values, NULL, NULL, 0) ||
-	    !PQsetSingleRowMode(conn)) {
+			       (const char *const *)q->values, NULL, NULL, 0)) {
 		pg_fail(r, conn, NULL, "dashboard query");
+		goto out;
+	}
+	if (!PQsetSingleRowMode(conn)) {
+		/* the query is running: it must not be left in flight */
+		pg_fail(r, conn, NULL, "dashboard query (single-row mode)");
+		pg_stream_cancel(r->ctx);
 		goto out;
 	}
 	ok = true;
 out:
 	return ok;
+}
+
+/* Asks the server to cancel the connection's statement; false when the
+ * request could not be delivered. */
+static bool cancel_send(PGconn *conn)
+{
+	PGcancel *cancel = PQgetCancel(conn);
+	char err[256] = "no cancel handle";
+	bool ok = cancel && PQcancel(cancel, err, sizeof(err));
+
+	if (!ok)
+		log_error("cancelling a dashboard query: %s", err);
+	if (cancel)
+		PQfreeCancel(cancel);
+	return ok;
+}
+
+void pg_stream_cancel(struct ctx *ctx)
+{
+	PGresult *res;
+
+	if (!ctx->conn)
+		return;
+	if (cancel_send(ctx->conn)) {
+		/* the rows already sent, then the cancel's error (or the end) */
+		while ((res = PQgetResult(ctx->conn)) != NULL)
+			PQclear(res);
+		if (PQstatus(ctx->conn) == CONNECTION_OK &&
+		    PQtransactionStatus(ctx->conn) == PQTRANS_IDLE)
+			return;
+	}
+	/* reading the rest could take as long as the statement: drop the connection */
+	PQfinish(ctx->conn);
+	ctx->conn = NULL;
+}
+
+bool pg_timeout_set(struct req *r, long ms)
+{
+	struct sqlq q;
+	PGresult *res;
+
+	sqlq_init(&q);
+	sqlq_add(&q, "SELECT set_config('statement_timeout', $%d, false)",
+		 sqlq_param_long(&q, ms));
+	res = pg_run(r, &q, false);
+	sqlq_release(&q);
+	if (res)
+		r->ctx->timeout_ms = ms;
+	PQclear(res);
+	return res != NULL;
+}
+
+void pg_timeout_restore(struct ctx *ctx)
+{
+	PGresult *res;
+
+	if (!ctx->conn || PQstatus(ctx->conn) != CONNECTION_OK)
+		return;
+	res = PQexec(ctx->conn, "SET statement_timeout = " STR(PG_STATEMENT_TIMEOUT_MS));
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		ctx->timeout_ms = PG_STATEMENT_TIMEOUT_MS;
+	} else {
+		log_error("restoring statement_timeout: %s", PQerrorMessage(ctx->conn));
+		PQfinish(ctx->conn);
+		ctx->conn = NULL;
+	}
+	PQclear(res);
 }
 
 PGresult *pg_next(struct req *r, bool *failed)

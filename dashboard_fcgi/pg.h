@@ -42,13 +42,27 @@ PGresult *pg_run(struct req *r, const struct sqlq *q, bool binary);
 /* Starts q in single-row mode: rows then come one by one from pg_next.
  * false after answering r with a JSON error. */
 bool pg_stream(struct req *r, const struct sqlq *q);
+/* Ends a pg_stream before its last row without reading the rest: asks the
+ * server to cancel the statement and drops the rows already on the way, so
+ * the connection can run the next statement at once. When the cancel cannot
+ * be sent or the connection is not idle after it, the connection is closed
+ * (ctx->conn NULL: the next pg_ready opens a fresh one). Logs nothing for
+ * the expected "canceling statement" error. */
+void pg_stream_cancel(struct ctx *ctx);
 /* The next row (PGRES_SINGLE_TUPLE) of a pg_stream, or NULL at the end.
  * *failed is set when the query failed on the way (error already logged;
  * r answered if nothing was sent yet). Call until it returns NULL. */
 PGresult *pg_next(struct req *r, bool *failed);
 
+/* Sets the statement_timeout of r's connection to ms for the statements
+ * that follow (a timeout error then names it). false after answering r. */
+bool pg_timeout_set(struct req *r, long ms);
+/* Back to PG_STATEMENT_TIMEOUT_MS; a connection that cannot be told is
+ * closed (the next pg_ready opens a fresh one). */
+void pg_timeout_restore(struct ctx *ctx);
+
 /* Reports a failed result (or connection) as a JSON error on r, logging the
- * database's message. */
+ * database's message; a timeout names the connection's statement_timeout. */
 void pg_fail(struct req *r, PGconn *conn, const PGresult *res, const char *what);
 
 #endif

@@ -125,8 +125,7 @@ static void list_rows(struct sqlq *q, const struct list_params *lp, bool few)
 		sqlq_add(q, " OFFSET $%d",
 			 sqlq_param_long(q, (long long)(lp->page - 1) * lp->page_size));
 	/* priced here, on the page's rows only: capture_cost() per row is 50 us */
-	sqlq_add(q, ") p LEFT JOIN LATERAL capture_price_rows(p.model, p.started_at) pr ON true"
-		 " ORDER BY p.started_at DESC, p.id DESC");
+	sqlq_add(q, ") p" QUERIES_PRICE_JOIN("p") " ORDER BY p.started_at DESC, p.id DESC");
 }
 
 void queries_list(struct sqlq *q, const struct list_params *lp, bool few)
@@ -139,10 +138,7 @@ void queries_list(struct sqlq *q, const struct list_params *lp, bool few)
 		 " p.outcome, p.error, p.key_hint, p.key_fingerprint,"
 		 " p.request_body_size, p.response_body_size,"
 		 " left(coalesce(p.reply_text, ''), 240), p.instance, p.capture_user,"
-		 " p.capture_session, p.capture_tags, p.end_user,"
-		 " CASE WHEN p.prompt_tokens IS NOT NULL OR p.completion_tokens IS NOT NULL"
-		 " THEN round(capture_cost_tokens(pr.input_per_mtok, pr.cached_input_per_mtok,"
-		 " pr.output_per_mtok, p.prompt_tokens, p.cached_tokens, p.completion_tokens), 8) END");
+		 " p.capture_session, p.capture_tags, p.end_user," QUERIES_COST("p"));
 	snippet_expr(q, &lp->f);
 	list_rows(q, lp, few);
 }

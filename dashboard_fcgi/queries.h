@@ -38,6 +38,20 @@ void queries_list(struct sqlq *q, const struct list_params *lp, bool few);
  * alone through captures_search_count() (sql/005_scale.sql), which counts
  * from the GIN index. */
 void queries_count(struct sqlq *q, const struct filters *f);
+/* A call's USD on the columns of the row alias a (a string literal),
+ * rounded as capture_cost() rounds it, NULL without usage or a price:
+ * QUERIES_COST(a) in the SELECT list, QUERIES_PRICE_JOIN(a) after the FROM
+ * item a. The join is inlined (~10 us a row); capture_cost() called per row
+ * is ~50 us. It joins as pr: its columns (model among them) are then
+ * ambiguous unqualified. */
+#define QUERIES_PRICE_JOIN(a) \
+	" LEFT JOIN LATERAL capture_price_rows(" a ".model, " a ".started_at) pr ON true"
+#define QUERIES_COST(a) \
+	" CASE WHEN " a ".prompt_tokens IS NOT NULL OR " a ".completion_tokens IS NOT NULL" \
+	" THEN round(capture_cost_tokens(pr.input_per_mtok, pr.cached_input_per_mtok," \
+	" pr.output_per_mtok, " a ".prompt_tokens, " a ".cached_tokens, " a ".completion_tokens)," \
+	" 8) END"
+
 /* Planner estimate of all rows (sum of the partitions' reltuples). */
 void queries_estimate(struct sqlq *q);
 

@@ -219,6 +219,20 @@ async function seed(s) {
 	}
 }
 
+/* GET an export on a fresh connection and drop the connection after the
+ * first bytes (calling onLeave just before). */
+function streamExportOnce(s, q, onLeave) {
+	return new Promise((resolve, reject) => {
+		const req = http.get(`${s.webUrl}/api/export?${q}`, { agent: false }, (res) => {
+			res.once('data', () => { onLeave(); req.destroy(); });
+			res.on('end', () => resolve({ ended: true }));
+			res.on('aborted', () => resolve({ aborted: true }));
+			res.on('close', () => resolve({ closed: true }));
+		});
+		req.on('error', (e) => (e.code === 'ECONNRESET' ? resolve({ reset: true }) : reject(e)));
+	});
+}
+
 describe('GET /api/export', () => {
 	let up, s, client;
 	const c = {};          // capture ids by role
@@ -677,6 +691,95 @@ describe('GET /api/export', () => {
 			}
 			assert.match(s.log(), /export jsonl cut short after \d+ records/);
 			assert.equal((await get(s, '/api/export?format=jsonl&limit=1')).status, 200, 'the next export works');
+		});
+	});
+
+	describe('cost and departures', () => {
+		const COST_KEY = 'c0c0c0c0c0c0c0c0', COST_ROWS = 3000;
+		const BIG_KEY = 'd1d1d1d1d1d1d1d1', BIG_ROWS = 100, BIG_BYTES = 8 << 20;
+
+		before(async () => {
+			// priced, unpriced (unknown model; a dated name before its price's
+			// valid_from) and usage-less calls over a year of days
+			await s.query(`INSERT INTO captures (id, started_at, method, path, outcome, status, model, streamed,
+					prompt_tokens, cached_tokens, completion_tokens, key_fingerprint)
+				SELECT gen_random_uuid(), timestamptz '2024-09-20' + i * interval '3 hours', 'POST',
+					'/v1/chat/completions', 'completed', 200,
+					(ARRAY['gpt-4o-mini', 'gpt-4o-2024-08-06', 'gpt-5', 'no-such-model', 'gpt-4'])[i % 5 + 1], false,
+					CASE WHEN i % 7 = 0 THEN NULL ELSE 1000 + i * 37 % 90000 END,
+					CASE WHEN i % 3 = 0 THEN i * 11 % 900 END,
+					CASE WHEN i % 7 = 0 THEN NULL ELSE 10 + i * 13 % 5000 END, $1
+				FROM generate_series(1, $2::int) i`, [COST_KEY, COST_ROWS]);
+			// a first batch of large rows (compressible: small on disk)
+			await s.query(`INSERT INTO captures (id, started_at, method, path, outcome, status, model, streamed,
+					request_content_type, request_body, request_body_size, key_fingerprint)
+				SELECT gen_random_uuid(), timestamptz '2019-01-01' + i * interval '1 second', 'POST',
+					'/v1/chat/completions', 'completed', 200, 'gpt-4o-mini', false, 'application/json', b,
+					octet_length(b), $1
+				FROM generate_series(1, $2::int) i,
+				LATERAL (SELECT '{"messages":[{"role":"user","content":"' ||
+					repeat('big row ' || i || ' ', $3::int / 10) || '"}]}' AS b) x`, [BIG_KEY, BIG_ROWS, BIG_BYTES]);
+		});
+
+		test('cost_usd in every export equals the list\'s, for the same ids; rows per second', async () => {
+			const list = new Map();
+			for (let cursor = ''; ;) {
+				const r = await get(s, `/api/requests?key=${COST_KEY}&page_size=500${cursor}`);
+				assert.equal(r.status, 200, r.text.slice(0, 200));
+				const j = JSON.parse(r.text);
+				for (const it of j.requests) list.set(it.id, it.cost_usd);
+				if (!j.next_cursor) break;
+				cursor = `&cursor=${encodeURIComponent(j.next_cursor)}`;
+			}
+			assert.equal(list.size, COST_ROWS);
+			const values = [...list.values()];
+			assert.ok(values.filter((v) => v === null).length > COST_ROWS / 5, 'unpriced calls are null');
+			assert.ok(values.filter((v) => typeof v === 'number' && v > 0).length > COST_ROWS / 2, 'priced calls');
+			const [{ n }] = await s.query(`SELECT count(*)::int AS n FROM captures WHERE key_fingerprint = $1
+				AND capture_cost(model, started_at, prompt_tokens, cached_tokens, completion_tokens) IS DISTINCT FROM
+				(SELECT cost_usd FROM captures_cost cc WHERE cc.id = captures.id)`, [COST_KEY]);
+			assert.equal(n, 0);
+
+			const t0 = Date.now();
+			const lines = await jsonl(s, `key=${COST_KEY}`);
+			const ms = Date.now() - t0;
+			assert.equal(lines.length, COST_ROWS);
+			for (const l of lines) assert.equal(l.cost_usd, list.get(l.id), `jsonl cost of ${l.id} (${l.model})`);
+			const t1 = Date.now();
+			const rows = parseCsv(await exportOk(s, `format=csv&key=${COST_KEY}`, /^text\/csv/));
+			const csvMs = Date.now() - t1;
+			const col = rows[0].indexOf('cost_usd');
+			assert.ok(col > 0);
+			for (const row of rows.slice(1).filter((x) => x.length > 1)) {
+				const want = list.get(row[0]);
+				assert.equal(row[col] === '' ? null : Number(row[col]), want, `csv cost of ${row[0]}`);
+			}
+			const har = JSON.parse(await exportOk(s, `format=har&key=${COST_KEY}&limit=500`, /json/));
+			for (const e of har.log.entries) assert.equal(e._capture.cost_usd, list.get(e._capture.id), 'har cost');
+			console.log(`# export of ${COST_ROWS} rows: jsonl ${Math.round(COST_ROWS / ms * 1000)} rows/s,` +
+				` csv ${Math.round(COST_ROWS / csvMs * 1000)} rows/s`);
+		});
+
+		test('a client that leaves mid-batch frees the thread at once: the batch is cancelled, not read out', async () => {
+			const mark = s.log().length;
+			let left = 0;
+			const r = await streamExportOnce(s, `format=jsonl&key=${BIG_KEY}`, () => { left = Date.now(); });
+			assert.ok(r.aborted || r.reset || r.closed, 'cut by the client');
+			let line;
+			for (;;) {
+				line = /export jsonl: the client left after (\d+) records, (\d+) rows read/.exec(s.log().slice(mark));
+				if (line) break;
+				assert.ok(Date.now() - left < 30000, 'no "client left" log line');
+				await sleep(10);
+			}
+			const ms = Date.now() - left;
+			console.log(`# client left after ${line[1]} records: thread free ${ms} ms later, ${line[2]} rows read`);
+			assert.ok(Number(line[2]) < BIG_ROWS / 2, `${line[2]} of the batch's ${BIG_ROWS} rows read after the client left`);
+			assert.ok(ms < 1000, `the thread was busy ${ms} ms after the client left`);
+			assert.equal((await get(s, '/api/export?format=jsonl&limit=1')).status, 200, 'the connection still works');
+			const [{ n }] = await s.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+				WHERE application_name = 'dashboard_fcgi' AND state <> 'idle'`);
+			assert.equal(n, 0, 'no query left running');
 		});
 	});
 });

@@ -1,6 +1,6 @@
 /* test_export.c - the pure parts of /api/export: CSV fields, chat messages from
  * OpenAI requests and replies (bodies and streams), json-c values written
- * through the JSON writer, HAR header lists. */
+ * through the JSON writer, HAR header lists, the timeout a query error names. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "../../dashboard_fcgi/export_chat.c"
 #include "../../dashboard_fcgi/export_jsonl.c"
 #include "../../dashboard_fcgi/export_har.c"
+#include "../../dashboard_fcgi/pg.c"
 
 static struct buf out;
 
@@ -250,6 +251,22 @@ static void test_har_headers(void)
 	CHECK_STR(har_headers("{\"a\": \"b\"}"), "{\"headers\":[]}");
 }
 
+/* A statement timeout names the connection's own: the export's 300 s, not
+ * the dashboard's usual 15 s. */
+static void test_timeout_seconds(void)
+{
+	struct ctx ctx = { .timeout_ms = 300000 };
+	struct req r = { .ctx = &ctx };
+
+	CHECK(timeout_seconds(&r) == 300);
+	ctx.timeout_ms = PG_STATEMENT_TIMEOUT_MS;
+	CHECK(timeout_seconds(&r) == PG_STATEMENT_TIMEOUT_MS / 1000);
+	ctx.timeout_ms = 0;        /* no connection set up yet */
+	CHECK(timeout_seconds(&r) == PG_STATEMENT_TIMEOUT_MS / 1000);
+	ctx.timeout_ms = 200;
+	CHECK(timeout_seconds(&r) == 1);
+}
+
 int main(void)
 {
 	test_csv();
@@ -257,6 +274,7 @@ int main(void)
 	test_replies();
 	test_json_value();
 	test_har_headers();
+	test_timeout_seconds();
 	buf_release(&out);
 	return check_done("test_export");
 }
