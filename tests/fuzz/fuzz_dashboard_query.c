@@ -4,10 +4,14 @@
  * /api/requests and /api/stats hand it to qs_parse; every decoded value (and
  * the raw input) is also tried as a time, a cursor, a capture id and a Host
  * header. Properties:
- * a refusal always says why; what is accepted is in range and, for every
- * string that becomes an SQL parameter, valid UTF-8 without NUL; a cursor
- * decodes only if it re-encodes to the same token; ids are exactly the
- * canonical UUID form. */
+ * a refusal always says why, and a filter's or the list's refusal names a
+ * parameter that was given ("status: ..."); what is accepted is in range
+ * and, for every string that becomes an SQL parameter, valid UTF-8 without
+ * NUL; the exact-match filters (instance, user, end_user, session, tag) keep
+ * an accepted value byte for byte and refuse one that is not text or too
+ * long; group_by takes exactly the names of the stats API; a cursor decodes
+ * only if it re-encodes to the same token; ids are exactly the canonical
+ * UUID form. */
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
@@ -50,12 +54,66 @@ static void check_like(const char *s)
 	}
 }
 
+/* The exact-match filters, as the API contract names them. */
+static const char *const exact_names[] = { "instance", "user", "end_user", "session", "tag" };
+#define N_EXACT (sizeof(exact_names) / sizeof(exact_names[0]))
+
+static const char *const group_names[] = {
+	"model", "instance", "user", "end_user", "session", "tag", "key", "status", "path"
+};
+#define N_GROUPS (sizeof(group_names) / sizeof(group_names[0]))
+
+/* The filter field of exact_names[i]. */
+static const char *exact_value(const struct filters *f, size_t i)
+{
+	const char *v[N_EXACT] = { f->instance, f->user, f->end_user, f->session, f->tag };
+
+	return v[i];
+}
+
+/* What the exact filter name must hold: NULL when absent or empty, else
+ * the value as given. */
+static void check_exact(const struct qstring *qs, const char *name, const char *v)
+{
+	const struct qparam *q = qs_get(qs, name);
+
+	if (!q || !q->len) {
+		FUZZ_CHECK(v == NULL);
+		return;
+	}
+	FUZZ_CHECK(v != NULL && strlen(v) == q->len && !memcmp(v, q->value, q->len));
+}
+
+/* A value filters_parse must refuse: too long, not UTF-8, or holding NUL. */
+static bool exact_bad(const struct qstring *qs, const char *name)
+{
+	const struct qparam *q = qs_get(qs, name);
+
+	return q && q->len && (q->len > QUERY_VALUE_MAX || !utf8_is_text(q->value, q->len));
+}
+
+/* err starts with "NAME:" for a parameter NAME that qs holds. */
+static bool names_param(const struct qstring *qs, const char *err)
+{
+	int i;
+	size_t n;
+
+	for (i = 0; i < qs->n; i++) {
+		n = strlen(qs->p[i].name);
+		if (n && !strncmp(err, qs->p[i].name, n) && err[n] == ':')
+			return true;
+	}
+	return false;
+}
+
 static void check_filters(const struct filters *f)
 {
 	size_t i, n;
 
 	check_text(f->search);
 	check_text(f->model);
+	for (i = 0; i < N_EXACT; i++)
+		check_text(exact_value(f, i));
 	check_like(f->search_like);
 	check_like(f->path_like);
 	if (f->search) {
@@ -79,6 +137,59 @@ static void check_filters(const struct filters *f)
 		FUZZ_CHECK(f->from_us < f->to_us);
 }
 
+static void check_filters_parse(const struct qstring *qs)
+{
+	struct filters f;
+	char err[256];
+	size_t i;
+	bool bad = false;
+
+	err[0] = '\0';
+	for (i = 0; i < N_EXACT; i++)
+		bad = bad || exact_bad(qs, exact_names[i]);
+	if (filters_parse(qs, &f, err, sizeof(err)) == 0) {
+		FUZZ_CHECK(!bad);
+		check_filters(&f);
+		for (i = 0; i < N_EXACT; i++) {
+			check_exact(qs, exact_names[i], exact_value(&f, i));
+			if (exact_value(&f, i))
+				FUZZ_CHECK(filters_any(&f));
+		}
+	} else {
+		FUZZ_CHECK(err[0] != '\0');
+		if (!names_param(qs, err))
+			fprintf(stderr, "refusal names no parameter given: %s\n", err);
+		FUZZ_CHECK(names_param(qs, err));
+	}
+	filters_release(&f);
+}
+
+/* group_by: absent or empty is none, one of the names is that grouping,
+ * anything else is refused with a message naming group_by. */
+static void check_group_by(const struct qstring *qs)
+{
+	const struct qparam *q = qs_get(qs, "group_by");
+	enum group_by g = GROUP_MODEL;
+	char err[256];
+	size_t i;
+	int want = -1;
+
+	err[0] = '\0';
+	for (i = 0; q && i < N_GROUPS; i++)
+		if (q->len == strlen(group_names[i]) && !memcmp(q->value, group_names[i], q->len))
+			want = (int)i;
+	if (group_by_parse(qs, &g, err, sizeof(err)) == 0) {
+		FUZZ_CHECK(want >= 0 || !q || !q->len);
+		if (want >= 0)
+			FUZZ_CHECK(g != GROUP_NONE && !strcmp(group_by_name(g), group_names[want]));
+		else
+			FUZZ_CHECK(g == GROUP_NONE && group_by_name(g) == NULL);
+	} else {
+		FUZZ_CHECK(want < 0 && q && q->len);
+		FUZZ_CHECK(!strncmp(err, "group_by:", 9));
+	}
+}
+
 static void check_list_params(const struct qstring *qs)
 {
 	struct list_params lp;
@@ -87,7 +198,7 @@ static void check_list_params(const struct qstring *qs)
 
 	err[0] = '\0';
 	if (list_params_parse(qs, 20, &lp, err, sizeof(err)) < 0) {
-		FUZZ_CHECK(err[0] != '\0');
+		FUZZ_CHECK(err[0] != '\0' && names_param(qs, err));
 	} else {
 		check_filters(&lp.f);
 		FUZZ_CHECK(lp.page >= 1 && lp.page <= QUERY_PAGE_MAX);
@@ -210,7 +321,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *raw = strndup((const char *)data, size), err[256];
 	struct qstring qs;
 	const struct qparam *last;
-	struct filters f;
 	int i, rc;
 
 	FUZZ_CHECK(raw != NULL);
@@ -227,12 +337,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_value(qs.p[i].value);
 	}
 	if (rc == 0) {
-		err[0] = '\0';
-		if (filters_parse(&qs, &f, err, sizeof(err)) == 0)
-			check_filters(&f);
-		else
-			FUZZ_CHECK(err[0] != '\0');
-		filters_release(&f);
+		check_filters_parse(&qs);
+		check_group_by(&qs);
 		check_list_params(&qs);
 	}
 	qs_release(&qs);

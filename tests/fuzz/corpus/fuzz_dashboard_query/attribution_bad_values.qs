@@ -1,0 +1,1 @@
+group_by=tags&instance=%ED%A0%80&user=a%00b&session=&end_user=%C3%A9%E4%B8%AD&tag=%F0%9F%98%80&group_by=

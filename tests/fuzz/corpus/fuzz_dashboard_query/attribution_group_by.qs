@@ -1,0 +1,1 @@
+instance=proxy-a&user=alice%40acme&end_user=end-7&session=conv-42&tag=prod&tag=eu%20west&group_by=end_user&from=2025-01-31&to=1738368000000
