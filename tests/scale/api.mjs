@@ -1,14 +1,26 @@
 // tests/scale/api.mjs - latency of the dashboard's JSON API on a big captures table.
 //
-//   node tests/scale/api.mjs --web URL --db URL [--requests 200] [--only REGEX]
+//   node tests/scale/api.mjs --web URL --db URL [--requests 200] [--passes 4] [--exports 5] [--only REGEX]
 //
 // Asks each kind of question the dashboard asks (list, filtered list,
-// search, detail, stats) --requests times, one request at a time over a
-// kept-alive connection, each time with other values (page, cursor, id,
-// time range) drawn from the table itself, so no answer is served from a
-// cache the previous request warmed. Every answer must be 200 and JSON. Prints
-// one JSON line per case: {kind:"api", group, name, example, n, p50, p95,
-// p99, max, matches}.
+// search, detail, stats, group-bys) --requests times, one request at a time
+// over a kept-alive connection, each time with other values (page, cursor,
+// id, time range, user) drawn from the table itself, so no answer is served
+// from a cache the previous request warmed. Each case runs in --passes (4)
+// stretches of --requests/passes requests, the cases taking turns between
+// stretches: a burst of load from elsewhere on the machine then spreads over
+// many cases instead of spoiling one, while a stretch still asks one kind of
+// question many times, as someone at the dashboard does. Every
+// answer must be 200 and JSON, and the filters must have been applied (a
+// user filter returns only that user's calls, a stats total equals the count
+// in the table, a group_by returns groups): a server that ignores a
+// parameter fails instead of looking fast. A case whose parameter this build
+// does not know (a 400 naming it, a 404, or the parameter silently ignored)
+// is reported as not available. Then --exports times a 10,000-capture JSONL
+// export: time to the first byte and to the end, rows per second.
+// Prints one JSON line per case: {kind:"api", group, name, example, n, p50,
+// p95, p99, max, matches} or {kind:"api", group, name, na:"why"}, and
+// {kind:"export", ...}.
 import http from 'node:http';
 import pg from 'pg';
 
@@ -17,9 +29,12 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 	return acc;
 }, []));
 const N = Number(args.requests || 200);
+const PASSES = Math.max(1, Math.min(N, Number(args.passes || 4)));
+const EXPORTS = Number(args.exports ?? 5);
+const EXPORT_LIMIT = 10000;
 const only = args.only ? new RegExp(args.only) : null;
 if (!args.web || !args.db) {
-	console.error('usage: api.mjs --web URL --db URL [--requests N] [--only REGEX]');
+	console.error('usage: api.mjs --web URL --db URL [--requests N] [--passes N] [--exports N] [--only REGEX]');
 	process.exit(2);
 }
 
@@ -63,25 +78,59 @@ async function sample() {
 	const db = new pg.Client({ connectionString: args.db });
 	await db.connect();
 	try {
-		const rows = (await db.query(
+		const q = async (sql) => (await db.query(sql)).rows;
+		const rows = await q(
 			`SELECT id::text, (extract(epoch FROM started_at) * 1000000)::int8::text AS us
-			 FROM captures TABLESAMPLE SYSTEM (0.2) LIMIT 2000`)).rows;
-		const keys = (await db.query(
+			 FROM captures TABLESAMPLE SYSTEM (0.2) LIMIT 2000`);
+		const keys = (await q(
 			`SELECT key_fingerprint AS k FROM captures WHERE started_at > now() - interval '1 day'
-			   AND key_fingerprint IS NOT NULL GROUP BY 1 ORDER BY count(*)`)).rows.map((r) => r.k);
-		const bounds = (await db.query(
+			   AND key_fingerprint IS NOT NULL GROUP BY 1 ORDER BY count(*)`)).map((r) => r.k);
+		const bounds = (await q(
 			`SELECT (extract(epoch FROM min(started_at)) * 1000)::int8::text AS lo,
-			        (extract(epoch FROM max(started_at)) * 1000)::int8::text AS hi FROM captures`)).rows[0];
+			        (extract(epoch FROM max(started_at)) * 1000)::int8::text AS hi FROM captures`))[0];
 		// words found in only one of a few hundred recent captures: rare ones
-		const rare = (await db.query(
+		const rare = (await q(
 			`SELECT word FROM ts_stat('SELECT search FROM captures WHERE started_at > now() - interval ''3 hours'' LIMIT 400')
-			 WHERE ndoc = 1 AND length(word) BETWEEN 6 AND 12 AND word ~ '^[a-z]+$' ORDER BY md5(word) LIMIT 40`)).rows.map((r) => r.word);
-		return { rows, keys, lo: Number(bounds.lo), hi: Number(bounds.hi), rare };
+			 WHERE ndoc = 1 AND length(word) BETWEEN 6 AND 12 AND word ~ '^[a-z]+$' ORDER BY md5(word) LIMIT 40`)).map((r) => r.word);
+		// who made the calls, with how many each: the answers to check against
+		const users = (await q(
+			`SELECT capture_user AS v, count(*)::int8::text AS n FROM captures
+			 WHERE capture_user IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 50`)).map((r) => ({ v: r.v, n: Number(r.n) }));
+		const instances = (await q(
+			`SELECT instance AS v, count(*)::int8::text AS n FROM captures
+			 WHERE instance IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 10`)).map((r) => ({ v: r.v, n: Number(r.n) }));
+		return { rows, keys, lo: Number(bounds.lo), hi: Number(bounds.hi), rare, users, instances };
 	} finally {
 		await db.end();
 	}
 }
 
+/* --- what an answer must say --------------------------------------------------
+ * Each returns null when the answer is right, else what is wrong; NA(why)
+ * when the build does not have the feature. */
+class NotAvailable extends Error {}
+const NA = (why) => { throw new NotAvailable(why); };
+
+/* The list items all carry field = value (the filter was applied). */
+const itemsHave = (field, value) => (json) => {
+	const items = json.requests || [];
+	if (items.length && !(field in items[0])) NA(`list items have no "${field}" (filter ignored)`);
+	const bad = items.find((it) => it[field] !== value);
+	return bad ? `item ${bad.id} has ${field}=${JSON.stringify(bad[field])}, not ${JSON.stringify(value)}` : null;
+};
+/* /api/stats grouped: group_by echoed and groups given. */
+const grouped = (name) => (json) => {
+	if (json.group_by === undefined && json.groups === undefined) NA('group_by ignored (no "groups")');
+	if (json.group_by !== name) return `group_by is ${JSON.stringify(json.group_by)}, not "${name}"`;
+	if (!Array.isArray(json.groups) || !json.groups.length) return 'no groups';
+	return null;
+};
+/* /api/stats total equals the count in the table. */
+const totalIs = (n) => (json) => (json.total_requests === n ? null
+	: json.total_requests > n ? NA(`total_requests ${json.total_requests} > ${n}: filter ignored`)
+		: `total_requests ${json.total_requests}, the table has ${n}`);
+
+/* [group, name, () => [path, check]] */
 function cases(s) {
 	const day = 86400000;
 	const anyRow = () => pick(s.rows);
@@ -89,66 +138,163 @@ function cases(s) {
 	const at = () => s.lo + rand() * span;
 	const key = s.keys.length ? s.keys[0] : 'ffffffffffffffff';
 	const rare = s.rare.length ? s.rare : ['zzzzzz'];
-	return [
-		['list', 'page 1', () => '/api/requests'],
-		['list', 'page 2-50 (offset)', () => `/api/requests?page=${2 + Math.floor(rand() * 49)}`],
-		['list', 'next page by cursor, anywhere in the month', () => { const r = anyRow(); return `/api/requests?cursor=${cursorOf(r.us, r.id)}&page=2`; }],
-		['filtered list', 'model (5 %)', () => `/api/requests?model=${pick(['gpt-4.1', 'gpt-5', 'gpt-3.5-turbo', 'gpt-5-nano'])}`],
-		['filtered list', 'status=4xx / 5xx / error', () => `/api/requests?status=${pick(['4xx', '5xx', 'error', '429'])}`],
-		['filtered list', 'least-used API key', () => `/api/requests?key=${key}`],
-		['filtered list', 'streamed, method, path', () => pick(['/api/requests?streamed=true', '/api/requests?method=GET', '/api/requests?path=embeddings', '/api/requests?streamed=false&path=responses'])],
-		['filtered list', 'one hour, any day', () => { const t = at(); return `/api/requests?from=${iso(t)}&to=${iso(t + 3600000)}`; }],
-		['filtered list', 'model + 4xx + streamed (rare mix)', () => `/api/requests?model=${pick(['gpt-4o', 'o4-mini', 'gpt-4.1-mini'])}&status=4xx&streamed=true`],
-		['filtered list', 'model, page 2-20', () => `/api/requests?model=${pick(['gpt-4o', 'gpt-4o-mini', 'o4-mini'])}&page=${2 + Math.floor(rand() * 19)}`],
-		['search', 'common word (~12 % of rows)', () => `/api/requests?search=${pick(['invoice', 'refund', 'kubernetes', 'shipping'])}`],
-		['search', 'word in almost every row', () => `/api/requests?search=${pick(['the', 'please', 'and'])}`],
-		['search', 'rare word', () => `/api/requests?search=${pick(rare)}`],
-		['search', 'phrase', () => `/api/requests?search=${encodeURIComponent(pick(['"about my invoice"', '"my refund"', '"online shop"']))}`],
-		['search', 'no match', () => `/api/requests?search=${pick(['zqxjvw', 'nonexistentword', 'xylophonez'])}`],
-		['search', 'id fragment', () => `/api/requests?search=${anyRow().id.slice(0, 8)}`],
-		['search', 'common word + model', () => `/api/requests?search=${pick(['invoice', 'refund'])}&model=${pick(['gpt-4o', 'gpt-4.1-mini'])}`],
-		['search', 'common word + streamed / 4xx / key', () => `/api/requests?search=${pick(['invoice', 'refund'])}&${pick(['streamed=true', 'status=4xx', `key=${key}`])}`],
-		['search', 'word in almost every row + 4xx / streamed', () => `/api/requests?search=${pick(['the', 'please'])}&${pick(['streamed=true', 'status=4xx'])}`],
-		['search', 'common word, last 24 h', () => `/api/requests?search=${pick(['invoice', 'refund'])}&from=${iso(Date.now() - day)}`],
-		['search', 'common word, page 2-10', () => `/api/requests?search=${pick(['invoice', 'refund'])}&page=${2 + Math.floor(rand() * 9)}`],
-		['detail', 'one capture, anywhere in the month', () => `/api/request/${anyRow().id}`],
-		['stats', 'all time', () => '/api/stats'],
-		['stats', 'last 24 h / 7 days', () => `/api/stats?from=${iso(Date.now() - pick([day, 7 * day]))}`],
-		['stats', 'one day, any day', () => { const t = at(); return `/api/stats?from=${iso(t)}&to=${iso(t + day)}`; }],
-		['stats', 'all time, one model / errors / key', () => `/api/stats?${pick(['model=gpt-4o', 'model=o4-mini', 'status=error', 'status=4xx', `key=${key}`])}`],
-		['stats', 'all time, streamed / path', () => `/api/stats?${pick(['streamed=true', 'path=responses', 'method=GET'])}`],
-		['stats', 'all time, common word', () => `/api/stats?search=${pick(['invoice', 'refund'])}`],
-		['stats', 'last 7 days, common word', () => `/api/stats?search=${pick(['invoice', 'refund'])}&from=${iso(Date.now() - 7 * day)}`],
-	].filter(([g, n]) => !only || only.test(`${g}: ${n}`));
+	const users = s.users.length ? s.users : [{ v: 'nobody@example.invalid', n: 0 }];
+	const insts = s.instances.length ? s.instances : [{ v: 'no-such-instance', n: 0 }];
+	const month = () => `from=${iso(Date.now() - 30 * day)}`;
+	const plain = (fn) => () => [fn(), null];
+	const list = [
+		['list', 'page 1', plain(() => '/api/requests')],
+		['list', 'page 2-50 (offset)', plain(() => `/api/requests?page=${2 + Math.floor(rand() * 49)}`)],
+		['list', 'next page by cursor, anywhere in the month', plain(() => { const r = anyRow(); return `/api/requests?cursor=${cursorOf(r.us, r.id)}&page=2`; })],
+		['filtered list', 'model (5 %)', plain(() => `/api/requests?model=${pick(['gpt-4.1', 'gpt-5', 'gpt-3.5-turbo', 'gpt-5-nano'])}`)],
+		['filtered list', 'status=4xx / 5xx / error', plain(() => `/api/requests?status=${pick(['4xx', '5xx', 'error', '429'])}`)],
+		['filtered list', 'least-used API key', plain(() => `/api/requests?key=${key}`)],
+		['filtered list', 'streamed, method, path', plain(() => pick(['/api/requests?streamed=true', '/api/requests?method=GET', '/api/requests?path=embeddings', '/api/requests?streamed=false&path=responses']))],
+		['filtered list', 'one hour, any day', plain(() => { const t = at(); return `/api/requests?from=${iso(t)}&to=${iso(t + 3600000)}`; })],
+		['filtered list', 'model + 4xx + streamed (rare mix)', plain(() => `/api/requests?model=${pick(['gpt-4o', 'o4-mini', 'gpt-4.1-mini'])}&status=4xx&streamed=true`)],
+		['filtered list', 'model, page 2-20', plain(() => `/api/requests?model=${pick(['gpt-4o', 'gpt-4o-mini', 'o4-mini'])}&page=${2 + Math.floor(rand() * 19)}`)],
+		['filtered list', 'user (X-Capture-User)', () => { const u = pick(users); return [`/api/requests?user=${encodeURIComponent(u.v)}`, itemsHave('user', u.v)]; }],
+		['filtered list', 'instance', () => { const i = pick(insts); return [`/api/requests?instance=${encodeURIComponent(i.v)}`, itemsHave('instance', i.v)]; }],
+		['search', 'common word (~12 % of rows)', plain(() => `/api/requests?search=${pick(['invoice', 'refund', 'kubernetes', 'shipping'])}`)],
+		['search', 'word in almost every row', plain(() => `/api/requests?search=${pick(['the', 'please', 'and'])}`)],
+		['search', 'rare word', plain(() => `/api/requests?search=${pick(rare)}`)],
+		['search', 'phrase', plain(() => `/api/requests?search=${encodeURIComponent(pick(['"about my invoice"', '"my refund"', '"online shop"']))}`)],
+		['search', 'no match', plain(() => `/api/requests?search=${pick(['zqxjvw', 'nonexistentword', 'xylophonez'])}`)],
+		['search', 'id fragment', plain(() => `/api/requests?search=${anyRow().id.slice(0, 8)}`)],
+		['search', 'common word + model', plain(() => `/api/requests?search=${pick(['invoice', 'refund'])}&model=${pick(['gpt-4o', 'gpt-4.1-mini'])}`)],
+		['search', 'common word + streamed / 4xx / key', plain(() => `/api/requests?search=${pick(['invoice', 'refund'])}&${pick(['streamed=true', 'status=4xx', `key=${key}`])}`)],
+		['search', 'word in almost every row + 4xx / streamed', plain(() => `/api/requests?search=${pick(['the', 'please'])}&${pick(['streamed=true', 'status=4xx'])}`)],
+		['search', 'common word, last 24 h', plain(() => `/api/requests?search=${pick(['invoice', 'refund'])}&from=${iso(Date.now() - day)}`)],
+		['search', 'common word, page 2-10', plain(() => `/api/requests?search=${pick(['invoice', 'refund'])}&page=${2 + Math.floor(rand() * 9)}`)],
+		['detail', 'one capture, anywhere in the month', plain(() => `/api/request/${anyRow().id}`)],
+		['stats', 'all time', plain(() => '/api/stats')],
+		['stats', 'last 24 h / 7 days', plain(() => `/api/stats?from=${iso(Date.now() - pick([day, 7 * day]))}`)],
+		['stats', 'one day, any day', plain(() => { const t = at(); return `/api/stats?from=${iso(t)}&to=${iso(t + day)}`; })],
+		['stats', 'all time, one model / errors / key', plain(() => `/api/stats?${pick(['model=gpt-4o', 'model=o4-mini', 'status=error', 'status=4xx', `key=${key}`])}`)],
+		['stats', 'all time, streamed / path', plain(() => `/api/stats?${pick(['streamed=true', 'path=responses', 'method=GET'])}`)],
+		['stats', 'all time, common word', plain(() => `/api/stats?search=${pick(['invoice', 'refund'])}`)],
+		['stats', 'last 7 days, common word', plain(() => `/api/stats?search=${pick(['invoice', 'refund'])}&from=${iso(Date.now() - 7 * day)}`)],
+		['stats', 'all time, one user', () => { const u = pick(users); return [`/api/stats?user=${encodeURIComponent(u.v)}`, totalIs(u.n)]; }],
+		['stats', 'group_by=user, 30 days', () => [`/api/stats?group_by=user&${month()}`, grouped('user')]],
+		['stats', 'group_by=instance, 30 days', () => [`/api/stats?group_by=instance&${month()}`, grouped('instance')]],
+	];
+	return list.filter(([g, n]) => !only || only.test(`${g}: ${n}`));
 }
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)];
+const r1 = (x) => Math.round(x * 10) / 10;
 
-async function measure([group, name, make]) {
-	for (let i = 0; i < 3; i++) await get(make()); // a fresh connection's setup is not what we measure
-	const ms = [];
-	let example = '', matches = null;
-	for (let i = 0; i < N; i++) {
-		const path = make();
-		const r = await get(path);
-		if (r.status !== 200 || !r.json)
-			throw new Error(`${path}: status ${r.status}${r.json && r.json.error ? ': ' + r.json.error.message : ''}`);
-		ms.push(r.ms);
-		if (i === 0) {
-			example = path;
-			if (r.json.total !== undefined) matches = r.json.total_exact ? String(r.json.total) : `${r.json.total}+`;
-			if (r.json.total_requests !== undefined) matches = String(r.json.total_requests);
+/* One request of a case: its time, or throws (NotAvailable when the build
+ * lacks the feature). */
+async function ask(c) {
+	const [path, check] = c.make();
+	const r = await get(path);
+	const msg = r.json && r.json.error ? r.json.error.message || '' : '';
+	if (r.status === 404 || (r.status === 400 && /unknown|group_by|not supported/i.test(msg)))
+		NA(`${r.status}${msg ? ': ' + msg : ''}`);
+	if (r.status !== 200 || !r.json) throw new Error(`${path}: status ${r.status}${msg ? ': ' + msg : ''}`);
+	const wrong = check ? check(r.json) : null;
+	if (wrong) throw new Error(`${path}: ${wrong}`);
+	return { path, ms: r.ms, json: r.json };
+}
+
+async function measureAll(list) {
+	const live = [];
+	for (const [group, name, make] of list) {
+		const c = { group, name, make, ms: [], example: '', matches: null };
+		try {
+			// a fresh connection's setup and a first plan are not what we measure
+			for (let i = 0; i < 3; i++) await ask(c);
+			live.push(c);
+		} catch (e) {
+			if (!(e instanceof NotAvailable)) throw e;
+			console.log(JSON.stringify({ kind: 'api', group, name, na: e.message }));
 		}
 	}
-	ms.sort((a, b) => a - b);
-	const r1 = (x) => Math.round(x * 10) / 10;
-	return { kind: 'api', group, name, example, n: N, p50: r1(pct(ms, 50)), p95: r1(pct(ms, 95)),
-		p99: r1(pct(ms, 99)), max: r1(ms[ms.length - 1]), matches };
+	for (let pass = 0; pass < PASSES; pass++) {
+		for (const c of live) {
+			const stretch = Math.floor(N * (pass + 1) / PASSES) - Math.floor(N * pass / PASSES);
+			for (let i = 0; i < stretch; i++) {
+				const r = await ask(c);
+				c.ms.push(r.ms);
+				if (c.ms.length === 1) {
+					c.example = r.path;
+					if (r.json.total !== undefined) c.matches = r.json.total_exact ? String(r.json.total) : `${r.json.total}+`;
+					if (r.json.total_requests !== undefined) c.matches = String(r.json.total_requests);
+					if (Array.isArray(r.json.groups)) c.matches = `${r.json.groups.length} groups`;
+				}
+			}
+		}
+	}
+	for (const c of live) {
+		const ms = c.ms.sort((a, b) => a - b);
+		console.log(JSON.stringify({ kind: 'api', group: c.group, name: c.name, example: c.example, n: N,
+			p50: r1(pct(ms, 50)), p95: r1(pct(ms, 95)), p99: r1(pct(ms, 99)), max: r1(ms[ms.length - 1]),
+			matches: c.matches }));
+	}
+}
+
+/* --- export ---------------------------------------------------------------------- */
+
+/* GET path, reading the body as it streams: time to the headers, to the
+ * first body byte and to the end, and the JSON lines (each parsed). */
+function download(path) {
+	const t0 = process.hrtime.bigint();
+	const since = () => Number(process.hrtime.bigint() - t0) / 1e6;
+	return new Promise((resolve, reject) => {
+		http.get(new URL(path, args.web), { agent }, (res) => {
+			const head = since();
+			let first = null, rest = '', lines = 0, bytes = 0, bad = null;
+			res.setEncoding('utf8');
+			res.on('data', (s) => {
+				if (first === null) first = since();
+				bytes += Buffer.byteLength(s);
+				const parts = (rest + s).split('\n');
+				rest = parts.pop();
+				for (const l of parts) {
+					if (!l) continue;
+					lines++;
+					if (!bad) try { JSON.parse(l); } catch { bad = `line ${lines} is not JSON`; }
+				}
+			});
+			res.on('end', () => {
+				if (rest) { lines++; bad ||= 'the last line has no newline'; }
+				resolve({ status: res.statusCode, type: res.headers['content-type'] || '',
+					disposition: res.headers['content-disposition'] || '', head, first, end: since(), lines, bytes, bad });
+			});
+			res.on('error', reject);
+		}).on('error', reject);
+	});
+}
+
+async function measureExport() {
+	const name = `JSONL, newest ${EXPORT_LIMIT.toLocaleString('en-US')}`;
+	if (only && !only.test(`export: ${name}`)) return;
+	const path = `/api/export?format=jsonl&limit=${EXPORT_LIMIT}`;
+	const runs = [];
+	for (let i = 0; i < EXPORTS + 1; i++) {
+		const r = await download(path);
+		if (r.status === 404 || r.status === 400) {
+			console.log(JSON.stringify({ kind: 'export', name, na: `${r.status}` }));
+			return;
+		}
+		if (r.status !== 200) throw new Error(`${path}: status ${r.status}`);
+		if (r.bad) throw new Error(`${path}: ${r.bad}`);
+		if (r.lines !== EXPORT_LIMIT) throw new Error(`${path}: ${r.lines} lines, not ${EXPORT_LIMIT}`);
+		if (!/attachment/i.test(r.disposition)) throw new Error(`${path}: no Content-Disposition: attachment`);
+		if (i > 0) runs.push(r); // the first one warms up
+	}
+	const med = (f) => { const v = runs.map(f).sort((a, b) => a - b); return v[Math.floor((v.length - 1) / 2)]; };
+	console.log(JSON.stringify({ kind: 'export', name, example: path, n: runs.length, rows: EXPORT_LIMIT,
+		first_byte_ms: r1(med((r) => r.first)), first_byte_max_ms: r1(Math.max(...runs.map((r) => r.first))),
+		total_ms: r1(med((r) => r.end)), mb: r1(med((r) => r.bytes) / 1e6),
+		rows_per_s: Math.round(EXPORT_LIMIT / (med((r) => r.end) / 1000)) }));
 }
 
 async function main() {
 	const s = await sample();
-	for (const c of cases(s)) console.log(JSON.stringify(await measure(c)));
+	await measureAll(cases(s));
+	if (EXPORTS > 0) await measureExport();
 	agent.destroy();
 }
 

@@ -4,14 +4,19 @@
 # Fills a database with N realistic captures (deploy/demo-data.sh, default
 # 1,000,000 over DAYS=30 days), starts the service on it (deploy/run.sh,
 # free ports, state under /tmp), then measures
-#   - the JSON API: list, filtered list, search, detail and stats, each case
-#     SCALE_REQUESTS times (200) one at a time: p50 / p99 (tests/scale/api.mjs)
+#   - the JSON API: list, filtered list, search, detail, stats and group-bys,
+#     each case SCALE_REQUESTS times (200) one at a time, in SCALE_PASSES
+#     (4) stretches, the cases taking turns: p50 / p99; a 10,000-capture
+#     JSONL export SCALE_EXPORTS times
+#     (5): first byte and rows/s (tests/scale/api.mjs)
 #   - the writer: rows/s into captures for SCALE_INSERTS chat calls of 2-8 KB
-#     (8000) through the proxy to a fast fake upstream, on an empty table and
-#     on the big one, SCALE_ROUNDS times each (3), alternating (insert.mjs)
-# and prints one markdown table (tests/scale/report.mjs). Exit status 1 when
-# a target is missed: p50 < 100 ms and p99 < 300 ms, writer >= 80 % of its
-# empty-table rate.
+#     (20000) through the proxy to a fast fake upstream, on an empty table
+#     and on the big one, SCALE_ROUNDS times each (5), alternating (insert.mjs)
+# and prints one markdown table (tests/scale/report.mjs) with the machine,
+# the commit and the load average (1-minute, sampled every 10 s while
+# measuring: other work on the machine shows in the latencies). Exit status
+# 1 when a target is missed: p50 < 100 ms and p99 < 300 ms, writer >= 80 % of
+# its empty-table rate.
 #
 # Database: a fresh cluster in /tmp (deleted afterwards), or
 # SCALE_DATABASE_URL (a scratch database: N captures are added to it; with
@@ -29,9 +34,11 @@ here=$root/tests/scale
 n=${1:-1000000}
 days=${DAYS:-30}
 requests=${SCALE_REQUESTS:-200}
-inserts=${SCALE_INSERTS:-8000}
-rounds=${SCALE_ROUNDS:-3}
-case "$n$days$requests$inserts$rounds" in *[!0-9]*) die "usage: run.sh [N] (DAYS, SCALE_* numbers)" ;; esac
+inserts=${SCALE_INSERTS:-20000}
+rounds=${SCALE_ROUNDS:-5}
+passes=${SCALE_PASSES:-4}
+exports=${SCALE_EXPORTS:-5}
+case "$n$days$requests$inserts$rounds$passes$exports" in *[!0-9]*) die "usage: run.sh [N] (DAYS, SCALE_* numbers)" ;; esac
 bin=$(cd "${SCALE_BIN:-$root/build}" 2>/dev/null && pwd) || die "no ${SCALE_BIN:-build} directory"
 [ -x "$bin/proxy_fcgi" ] && [ -x "$bin/dashboard_fcgi" ] ||
 	die "$bin/proxy_fcgi and $bin/dashboard_fcgi are needed: run make all"
@@ -44,12 +51,13 @@ fi
 state=$(mktemp -d /tmp/capture-scale.XXXXXX)
 chmod 755 "$state"
 results=$state/results.jsonl
-pgdir="" url="" empty_url="" empty_db="" up_pid="" stack_pids=() t_start=""
+pgdir="" url="" empty_url="" empty_db="" up_pid="" stack_pids=() t_start="" load_pid=""
 
 # --- clean-up: everything we started, by pid ----------------------------------
 cleanup() {
 	trap '' INT TERM
 	local p
+	[ -n "$load_pid" ] && kill -TERM "$load_pid" 2>/dev/null
 	for p in "${stack_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null && wait_pid_gone "$p" 60 || kill -KILL "$p" 2>/dev/null || true
 	done
@@ -75,6 +83,11 @@ url_for_db() {
 	printf '%s' "$1" | sed -E "s#^(postgres(ql)?://[^/?]*/)[^?]*#\1$2#"
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# the 1-minute load average while measuring: "median (min-max)"
+load_summary() {
+	sort -n "$state/load" 2>/dev/null | awk '{ v[NR] = $1 } END {
+		if (NR) printf "%s (%s-%s)", v[int((NR + 1) / 2)], v[1], v[NR]; else printf "?" }'
+}
 
 # --- the database -------------------------------------------------------------
 if [ -n "${SCALE_DATABASE_URL:-}" ]; then
@@ -151,9 +164,12 @@ if [ -n "$empty_url" ]; then
 fi
 
 # --- measurements -------------------------------------------------------------
-if [ "$requests" -gt 0 ]; then
-	say "scale: the JSON API, $requests requests per case"
-	node "$here/api.mjs" --web "$full_web" --db "$url" --requests "$requests" ${SCALE_ONLY:+--only "$SCALE_ONLY"} |
+(while :; do cut -d' ' -f1 /proc/loadavg >>"$state/load"; sleep 10; done) &
+load_pid=$!
+if [ "$requests" -gt 0 ] || [ "$exports" -gt 0 ]; then
+	say "scale: the JSON API, $requests requests per case; $exports exports"
+	node "$here/api.mjs" --web "$full_web" --db "$url" --requests "$requests" --passes "$passes" --exports "$exports" \
+		${SCALE_ONLY:+--only "$SCALE_ONLY"} |
 		tee -a "$results" | sed 's/^/  /' >&2
 fi
 if [ "$inserts" -gt 0 ]; then
@@ -168,8 +184,11 @@ if [ "$inserts" -gt 0 ]; then
 	done
 fi
 
+kill -TERM "$load_pid" 2>/dev/null || true; load_pid=""
+commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 machine="$(nproc) × $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | sed 's/  */ /g'), $(free -g | awk '/^Mem:/ {print $2}') GB RAM"
-printf '{"kind":"meta","captures":%s,"days":%s,"size":"%s","machine":"%s","pg":"%s","load_before":"%s","load_after":"%s","command":"tests/scale/run.sh %s"}\n' \
-	"$captures" "$days" "$size" "$machine" "$pgver" "$load_before" "$(load)" "$n" >>"$results"
+printf '{"kind":"meta","captures":%s,"days":%s,"size":"%s","machine":"%s","pg":"%s","load_before":"%s","load_during":"%s","load_after":"%s","commit":"%s","date":"%s","command":"tests/scale/run.sh %s"}\n' \
+	"$captures" "$days" "$size" "$machine" "$pgver" "$load_before" "$(load_summary)" "$(load)" "$commit" \
+	"$(date -u +%Y-%m-%dT%H:%MZ)" "$n" >>"$results"
 echo
 node "$here/report.mjs" "$results"
