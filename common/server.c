@@ -112,6 +112,11 @@ int server_run(struct server *s)
 			"not from a shell\n", s->name);
 		return -1;
 	}
+	/* FCGX_Init put a SIGPIPE handler of its own in place of our SIG_IGN.
+	 * lighttpd often closes the connection as soon as it has a response's
+	 * Content-Length worth of body, so the END_REQUEST write fails with
+	 * EPIPE on most requests: one signal delivery each, for nothing. */
+	signal(SIGPIPE, SIG_IGN);
 	w = xcalloc((size_t)s->threads, sizeof(*w));
 	for (i = 0; i < s->threads; i++) {
 		w[i].s = s;

@@ -1,4 +1,7 @@
 /* utf8.c - UTF-8 validation, repair and boundary finding. */
+#include <stdint.h>
+#include <string.h>
+
 #include "utf8.h"
 #include "banned.h"
 
@@ -40,16 +43,34 @@ static size_t seq_len(const unsigned char *p, size_t n)
 	return p[0] ? utf8_decode(p, n, &cp) : 0;
 }
 
+/* Length of the run of ASCII bytes 0x01-0x7f at the start of p[0..n),
+ * eight at a time: most captured text is ASCII. */
+static size_t ascii_run(const unsigned char *p, size_t n)
+{
+	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+	size_t i = 0;
+	uint64_t v;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&v, p + i, 8);
+		/* a byte >= 0x80, or a zero byte (v - ones borrows into its high bit) */
+		if ((v | (v - ones)) & high)
+			break;
+	}
+	while (i < n && p[i] >= 0x01 && p[i] < 0x80)
+		i++;
+	return i;
+}
+
 bool utf8_is_text(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, k;
 
 	while (i < n) {
-		if (p[i] >= 0x01 && p[i] < 0x80) {
-			i++;
-			continue;
-		}
+		i += ascii_run(p + i, n - i);
+		if (i == n)
+			break;
 		k = seq_len(p + i, n - i);
 		if (!k)
 			return false;
@@ -64,6 +85,9 @@ void utf8_sanitize(const char *s, size_t n, struct buf *out)
 	size_t i = 0, start = 0, k;
 
 	while (i < n) {
+		i += ascii_run(p + i, n - i);
+		if (i == n)
+			break;
 		k = seq_len(p + i, n - i);
 		if (k) {
 			i += k;

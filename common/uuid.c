@@ -7,17 +7,31 @@
 #include "uuid.h"
 #include "banned.h"
 
+/* Random bytes for ids come from a per-thread pool refilled with one
+ * getrandom() call per hundred ids, rather than one call per id. */
+#define POOL_BYTES 1000
+
 static void fill_random(unsigned char *p, size_t n)
 {
-	ssize_t got = getrandom(p, n, 0);
+	static __thread unsigned char pool[POOL_BYTES];
+	static __thread size_t left, refills;
+	ssize_t got;
 
-	if (got != (ssize_t)n) {
-		/* never seen on Linux; keep ids unique-ish rather than fail a request */
-		size_t i;
+	if (left < n) {
+		got = getrandom(pool, sizeof(pool), 0);
+		if (got != (ssize_t)sizeof(pool)) {
+			/* never seen on Linux; keep ids unique-ish rather than fail a request */
+			size_t i;
 
-		for (i = 0; i < n; i++)
-			p[i] = (unsigned char)(i * 131 + (size_t)&got);
+			for (i = 0; i < sizeof(pool); i++)
+				pool[i] = (unsigned char)(pool[i] * 33 + i * 131 + refills +
+							  (size_t)&got);
+		}
+		left = sizeof(pool);
+		refills++;
 	}
+	memcpy(p, pool + sizeof(pool) - left, n);
+	left -= n;
 }
 
 void uuid_format(const unsigned char b[16], char out[UUID_STR_LEN + 1])

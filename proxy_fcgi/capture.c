@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "capture.h"
+#include "jsonparse.h"
 #include "jsonstr.h"
 #include "searchtext.h"
 #include "sse.h"
@@ -233,6 +234,7 @@ static bool body_is_text(struct buf *b)
 void capture_finish(struct capture *c)
 {
 	const struct buf *reply = &c->usage.reply;
+	json_object *request;
 
 	capture_headers_json(&c->req_headers, &c->req_headers_json);
 	capture_headers_json(&c->resp_headers, &c->resp_headers_json);
@@ -243,20 +245,21 @@ void capture_finish(struct capture *c)
 		read_stream(c);
 	else if (c->resp_body.len)
 		usage_from_body(&c->usage, c->resp_body.data, c->resp_body.len);
-	if (c->req_body.len)
-		usage_from_request(&c->usage, c->req_body.data, c->req_body.len);
+	/* parsed once for both: the request is often the biggest JSON here */
+	request = json_parse_bytes(c->req_body.data, c->req_body.len);
+	usage_from_request_json(&c->usage, request);
 	if (c->outcome == OUTCOME_UPSTREAM_ERROR && !c->error)
 		capture_set_error(c, "upstream answered %d%s%s", c->status,
 				  c->usage.error_message ? ": " : "",
 				  c->usage.error_message ? c->usage.error_message : "");
 	if (!reply->len && c->usage.error_message)
-		c->search_text = searchtext_build(c->req_body.data, c->req_body.len,
-						  c->usage.error_message,
-						  strlen(c->usage.error_message),
-						  SEARCH_TEXT_MAX);
+		c->search_text = searchtext_build_json(request, c->usage.error_message,
+						       strlen(c->usage.error_message),
+						       SEARCH_TEXT_MAX);
 	else
-		c->search_text = searchtext_build(c->req_body.data, c->req_body.len,
-						  reply->data, reply->len, SEARCH_TEXT_MAX);
+		c->search_text = searchtext_build_json(request, reply->data, reply->len,
+						       SEARCH_TEXT_MAX);
+	json_object_put(request);
 }
 
 void capture_headers_json(const struct buf *lines, struct buf *out)

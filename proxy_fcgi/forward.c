@@ -21,6 +21,7 @@
 
 struct forward_ctx {
 	CURL *curl;
+	const struct config *cfg;  /* the fixed options were set for it; NULL: not yet */
 };
 
 /* State of one call while curl runs it. */
@@ -117,7 +118,9 @@ static int send_headers(struct exchange *ex)
 		}
 		p = nl + 1;
 	}
-	buf_addf(&out, "X-Capture-Id: %s\r\n\r\n", ex->cap->id);
+	buf_adds(&out, "X-Capture-Id: ");
+	buf_adds(&out, ex->cap->id);
+	buf_adds(&out, "\r\n\r\n");
 	rc = FCGX_PutStr(out.data, (int)out.len, ex->req->out);
 	buf_release(&out);
 	ex->headers_sent = true;
@@ -323,16 +326,21 @@ static int read_body(struct exchange *ex)
 static struct curl_slist *add_header(struct curl_slist *list, const char *name,
 				     const char *value)
 {
-	struct buf line;
+	size_t nl = strlen(name), vl = strlen(value);
+	char small[512];
+	char *line = nl + vl + 3 <= sizeof(small) ? small : xmalloc(nl + vl + 3);
 	struct curl_slist *l;
 
-	buf_init(&line, BUF_NO_CAP);
-	if (*value)
-		buf_addf(&line, "%s: %s", name, value);
-	else
-		buf_addf(&line, "%s;", name);
-	l = curl_slist_append(list, line.data);
-	buf_release(&line);
+	memcpy(line, name, nl);
+	if (vl) {
+		memcpy(line + nl, ": ", 2);
+		memcpy(line + nl + 2, value, vl + 1);
+	} else {
+		memcpy(line + nl, ";", 2);
+	}
+	l = curl_slist_append(list, line);
+	if (line != small)
+		free(line);
 	if (!l)
 		abort();
 	return l;
@@ -465,31 +473,52 @@ static void set_method(CURL *h, struct exchange *ex, const char *method, bool in
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 }
 
-static void set_options(CURL *h, struct exchange *ex, const char *url,
-			struct curl_slist *headers)
+/* Options that are the same for every call are set once per handle:
+ * curl_easy_reset and ~20 options again on every call were wasted work
+ * (and made curl reallocate its two 64 KB buffers each time). */
+static void set_fixed_options(struct forward_ctx *fx, const struct config *cfg)
 {
-	const struct config *cfg = ex->cfg;
+	CURL *h = fx->curl;
 
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, ex);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, ex);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, ex);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ex->errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)cfg->upstream_connect_timeout);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)cfg->upstream_timeout);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 65536L);
 	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
+	fx->cfg = cfg;
+}
+
+/* The options of one call. Every option set_method() may change is first
+ * set back to its default: the previous call on this handle may have used
+ * it (HTTPGET also clears NOBODY; POSTFIELDS goes first as it sets POST). */
+static void set_options(struct forward_ctx *fx, struct exchange *ex, const char *url,
+			struct curl_slist *headers)
+{
+	CURL *h = fx->curl;
+
+	if (fx->cfg != ex->cfg)
+		set_fixed_options(fx, ex->cfg);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, NULL);
+	curl_easy_setopt(h, CURLOPT_READDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 0L);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, ex);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, ex);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, ex);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ex->errbuf);
 }
 
 /* Maps a failed transfer to what the client is told and the capture says. */
@@ -605,7 +634,7 @@ static void relay(struct forward_ctx *fx, struct exchange *ex, const char *uri,
 	}
 	if (!held && ex->body_left < 0)
 		headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
-	set_options(fx->curl, ex, url, headers);
+	set_options(fx, ex, url, headers);
 	set_method(fx->curl, ex, c->method, held == 1);
 	rc = curl_easy_perform(fx->curl);
 	if (rc == CURLE_OK) {

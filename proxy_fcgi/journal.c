@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -120,6 +121,10 @@ void journal_append(struct journal *j, struct journal_file *f, struct capture *c
 {
 	struct spool_row row;
 	struct row_text text;
+	unsigned char hdr[SPOOL_HDR_MAX];
+	struct iovec iov[SPOOL_IOV_MAX];
+	size_t total;
+	int n;
 	long e;
 
 	c->journal_epoch = -1;
@@ -130,12 +135,11 @@ void journal_append(struct journal *j, struct journal_file *f, struct capture *c
 		atomic_fetch_sub(&j->pending[e % EPOCHS], 1);
 		return;
 	}
-	buf_init(&f->rec, BUF_NO_CAP);
 	row_fill(c, &text, &row);
-	spool_encode(&f->rec, &row);
-	if (write(f->fd, f->rec.data, f->rec.len) != (ssize_t)f->rec.len)
+	/* straight from the capture: no copy of the bodies into a record */
+	n = spool_encode_iov(&row, hdr, iov, &total);
+	if (writev(f->fd, iov, n) != (ssize_t)total)
 		log_error("journal: write failed for capture %s: %s", c->id, strerror(errno));
-	buf_release(&f->rec);
 	c->journal_epoch = e;
 }
 
@@ -144,7 +148,6 @@ void journal_file_release(struct journal_file *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
-	buf_release(&f->rec);
 }
 
 void journal_done(struct journal *j, const struct capture *c)

@@ -20,9 +20,8 @@ struct journal;
 struct journal_file {
 	long epoch;
 	int fd;
-	struct buf rec;   /* reused encoding buffer */
 };
-#define JOURNAL_FILE_INIT { -1, -1, { 0 } }
+#define JOURNAL_FILE_INIT { -1, -1 }
 
 /* Opens the journal in SPOOL_DIR/journal, first moving files of dead
  * processes into the spool. Returns NULL (logged) if the directory cannot

@@ -10,12 +10,14 @@
 
 #define ROW_NPARAMS 41
 
-/* INSERT ... ON CONFLICT DO NOTHING with ROW_NPARAMS parameters. */
-extern const char row_insert_sql[];
+/* INSERT ... VALUES (...), ... ON CONFLICT DO NOTHING of rows rows, with
+ * ROW_NPARAMS parameters each (row r's parameter i is $(r*ROW_NPARAMS+i)).
+ * The caller frees it. */
+char *row_insert_sql(int rows);
 
 /* Text forms of a row's numbers; must live as long as the row's parameters. */
 struct row_text {
-	char started[64], req_size[24], resp_size[24], status[16], events[24];
+	char started[64], req_size[24], resp_size[24], status[24], events[24];
 	char tokens[5][24], ttfb[32], duration[32];
 };
 

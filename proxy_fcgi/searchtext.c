@@ -41,20 +41,45 @@ static void emit(struct search *s, const char *p, size_t n)
 	utf8_sanitize(p, n, &s->out);
 }
 
-static bool b64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' ||
-	       c == '-' || c == '_';
-}
+/* The base64 alphabets (standard and URL-safe) and padding: a table, as
+ * every byte of the text is looked up. */
+static const bool b64_chars[256] = {
+	['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true,
+	['+'] = true, ['/'] = true, ['='] = true, ['-'] = true, ['_'] = true,
+};
 
 static size_t b64_run(const char *p, size_t n)
 {
 	size_t i = 0;
 
-	while (i < n && b64_char(p[i]))
+	while (i < n && b64_chars[(unsigned char)p[i]])
 		i++;
 	return i;
+}
+
+/* Start of the first maximal run of at least BLOB_MIN base64 characters in
+ * p[0..n), its length in *len; n if there is none. Looks at the last byte of
+ * each BLOB_MIN window first: in prose that byte, or a space a word before
+ * it, rules the whole window out, so few bytes are read. */
+static size_t find_blob(const char *p, size_t n, size_t *len)
+{
+	size_t i = 0, j, k;
+
+	while (n - i >= BLOB_MIN) {
+		k = i + BLOB_MIN - 1;
+		if (!b64_chars[(unsigned char)p[k]]) {
+			i = k + 1;
+			continue;
+		}
+		for (j = k; j > i && b64_chars[(unsigned char)p[j - 1]]; j--)
+			;
+		if (j == i) {   /* p[i..k] are all base64, and i starts a run */
+			*len = b64_run(p + i, n - i);
+			return i;
+		}
+		i = j;          /* the run through k starts at j: try from there */
+	}
+	return n;
 }
 
 /* "data:MEDIATYPE[;base64],..." - a comma before any space tells it from
@@ -75,20 +100,18 @@ static bool data_url(const char *p, size_t n)
  * a data: URL is left out whole. */
 static void add_text(struct search *s, const char *p, size_t n)
 {
-	size_t i = 0, start = 0, run;
+	size_t start = 0, at, len = 0;
 
 	if (data_url(p, n))
 		return;
 	s->need_sep = true;
-	while (i < n && !full(s)) {
-		run = b64_run(p + i, n - i);
-		if (run >= BLOB_MIN) {
-			emit(s, p + start, i - start);
-			start = i + run;
-		}
-		i += run ? run : 1;
+	while (start < n && !full(s)) {
+		at = start + find_blob(p + start, n - start, &len);
+		emit(s, p + start, at - start);
+		if (at == n)
+			return;
+		start = at + len;
 	}
-	emit(s, p + start, n - start);
 }
 
 static bool is_array(json_object *o)
@@ -153,22 +176,19 @@ static void add_items(struct search *s, json_object *list)
 	}
 }
 
-static void add_request(struct search *s, const char *body, size_t n)
+static void add_request(struct search *s, json_object *o)
 {
-	json_object *o = json_parse_bytes(body, n);
-
 	if (o) {
 		add_str(s, jget(o, "instructions"));
 		add_content(s, jget(o, "system"));
 		add_items(s, jget(o, "messages"));
 		add_items(s, jget(o, "prompt"));
 		add_items(s, jget(o, "input"));
-		json_object_put(o);
 	}
 }
 
-char *searchtext_build(const char *request_body, size_t request_len,
-		       const char *reply, size_t reply_len, size_t max)
+char *searchtext_build_json(json_object *request, const char *reply, size_t reply_len,
+			    size_t max)
 {
 	struct search s;
 	char *text;
@@ -176,10 +196,20 @@ char *searchtext_build(const char *request_body, size_t request_len,
 
 	buf_init(&s.out, max);
 	s.need_sep = false;
-	add_request(&s, request_body, request_len);
+	add_request(&s, request);
 	if (reply)
 		add_text(&s, reply, reply_len);
 	text = buf_detach(&s.out, &len);
 	text[utf8_floor(text, len)] = '\0';
+	return text;
+}
+
+char *searchtext_build(const char *request_body, size_t request_len,
+		       const char *reply, size_t reply_len, size_t max)
+{
+	json_object *o = json_parse_bytes(request_body, request_len);
+	char *text = searchtext_build_json(o, reply, reply_len, max);
+
+	json_object_put(o);
 	return text;
 }

@@ -15,7 +15,12 @@
 /* Returns a malloc'd NUL-terminated string (possibly empty); the caller frees
  * it. Either input may be NULL with length 0; a body that is not JSON adds
  * nothing. */
+struct json_object;
+
 char *searchtext_build(const char *request_body, size_t request_len,
 		       const char *reply, size_t reply_len, size_t max);
+/* The same from the request already parsed (NULL: not JSON). */
+char *searchtext_build_json(struct json_object *request, const char *reply, size_t reply_len,
+			    size_t max);
 
 #endif

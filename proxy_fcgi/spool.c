@@ -55,6 +55,50 @@ void spool_encode(struct buf *out, const struct spool_row *row)
 	}
 }
 
+static void set_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+int spool_encode_iov(const struct spool_row *row, unsigned char *hdr, struct iovec *iov,
+		     size_t *total)
+{
+	int i, k = 0;
+	size_t sum = 4;
+
+	set_u32(hdr, (uint32_t)row->n);
+	iov[k].iov_base = hdr;
+	iov[k++].iov_len = 4;
+	hdr += 4;
+	for (i = 0; i < row->n; i++) {
+		const char *v = row->vals[i];
+		int len = !v ? -1 : row->fmts[i] ? row->lens[i] : (int)strlen(v) + 1;
+
+		hdr[0] = row->fmts[i] ? 1 : 0;
+		set_u32(hdr + 1, (uint32_t)len);
+		/* a header follows the previous header directly when no bytes
+		 * came between: extend that iovec rather than add one */
+		if (iov[k - 1].iov_base == (char *)hdr - iov[k - 1].iov_len)
+			iov[k - 1].iov_len += 5;
+		else {
+			iov[k].iov_base = hdr;
+			iov[k++].iov_len = 5;
+		}
+		sum += 5;
+		hdr += 5;
+		if (len > 0) {
+			iov[k].iov_base = (void *)v;
+			iov[k++].iov_len = (size_t)len;
+			sum += (size_t)len;
+		}
+	}
+	*total = sum;
+	return k;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {

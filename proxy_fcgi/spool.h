@@ -13,6 +13,8 @@
 #define SPOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 
@@ -29,6 +31,13 @@ struct spool_row {
 int spool_init(const char *dir);
 /* Appends one row's parameters to out (the body of a spool file). */
 void spool_encode(struct buf *out, const struct spool_row *row);
+/* The same bytes without copying the values: iovecs into row's values and
+ * into hdr (SPOOL_HDR_MAX bytes), at most SPOOL_IOV_MAX of them; returns
+ * their number and sets *total to the bytes they hold. */
+#define SPOOL_HDR_MAX (4 + 5 * SPOOL_MAX_PARAMS)
+#define SPOOL_IOV_MAX (1 + 2 * SPOOL_MAX_PARAMS)
+int spool_encode_iov(const struct spool_row *row, unsigned char *hdr, struct iovec *iov,
+		     size_t *total);
 /* Writes a file holding out's rows durably. Returns 0, or -1 (logged) when
  * it cannot or when the spool would grow past max_bytes. */
 int spool_save(const char *dir, const struct buf *rows, long max_bytes);

@@ -371,12 +371,17 @@ out:
 	json_object_put(o);
 }
 
+void usage_from_request_json(struct usage *u, json_object *o)
+{
+	if (!u->model)
+		read_model(u, o);
+	set_str(&u->end_user, jget(o, "user"), NAME_MAX_BYTES);
+}
+
 void usage_from_request(struct usage *u, const char *body, size_t n)
 {
 	json_object *o = json_parse_bytes(body, n);
 
-	if (!u->model)
-		read_model(u, o);
-	set_str(&u->end_user, jget(o, "user"), NAME_MAX_BYTES);
+	usage_from_request_json(u, o);
 	json_object_put(o);
 }

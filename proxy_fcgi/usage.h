@@ -14,6 +14,8 @@
 
 #include "buf.h"
 
+struct json_object;
+
 #define USAGE_NONE (-1L)
 
 struct usage {
@@ -42,5 +44,7 @@ void usage_from_event(struct usage *u, const char *event, size_t event_len,
 /* Reads the request body: its "model" when the response named none, and
  * its "user" field. */
 void usage_from_request(struct usage *u, const char *body, size_t n);
+/* The same from the request already parsed (o may be NULL: nothing read). */
+void usage_from_request_json(struct usage *u, struct json_object *o);
 
 #endif

@@ -1,5 +1,6 @@
 /* writer.c - capture queue and the batching PostgreSQL writer thread. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +18,22 @@
 #include "banned.h"
 
 #define BATCH_ROWS 256
+/* Captures per spool file when the queue is behind: one fsync each. With
+ * 256 a disk busy with other work (fsync ~100 ms) fell behind the proxy and
+ * the queue overflowed; more per file also means a bigger buffer (~5 KB a
+ * capture), so not many more. */
+#define SPOOL_BATCH_ROWS 1024
+/* Rows per multi-row INSERT: one statement's executor start-up, partition
+ * routing and generated-column set-up serve them all (one statement per
+ * row spent ~15 % of the database's time there); 32 x 41 parameters stay
+ * far below libpq's 65535. */
+#define MULTI_ROWS 32
+/* A backlog this deep is trimmed from the heap once it has drained; so are
+ * this many bytes of big bodies (a body grows by doubling, and the steps
+ * below the mmap threshold stay in the heap when freed). */
+#define TRIM_BACKLOG 1000
+#define TRIM_BIG_BODY (256L * 1024)
+#define TRIM_BIG_FREED (4L * 1024 * 1024)
 /* Seconds between journal epochs: old ones are deleted once done. */
 #define JOURNAL_ROTATE_S 2
 #define BATCH_BYTES (16L * 1024 * 1024)
@@ -29,6 +46,8 @@ struct writer {
 	pthread_cond_t wake;
 	struct capture *head, *tail;  /* oldest first */
 	long queued;
+	long peak;                    /* most queued since memory was last trimmed */
+	long big_freed;               /* bytes of big bodies freed since then (writer only) */
 	long dropped;
 	int stopping;
 	bool spool_pending;           /* files wait in the spool */
@@ -58,6 +77,8 @@ void writer_push(struct writer *w, struct capture *c)
 		w->head = c;
 	w->tail = c;
 	w->queued++;
+	if (w->queued > w->peak)
+		w->peak = w->queued;
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	if (drop) {
@@ -67,13 +88,13 @@ void writer_push(struct writer *w, struct capture *c)
 	}
 }
 
-/* Detaches up to BATCH_ROWS captures (and about BATCH_BYTES) from the queue. */
-static int take_batch(struct writer *w, struct capture **v)
+/* Detaches up to max captures (and about BATCH_BYTES) from the queue. */
+static int take_batch(struct writer *w, struct capture **v, int max)
 {
 	long bytes = 0;
 	int n = 0;
 
-	while (w->head && n < BATCH_ROWS && bytes < BATCH_BYTES) {
+	while (w->head && n < max && bytes < BATCH_BYTES) {
 		struct capture *c = w->head;
 
 		w->head = c->next;
@@ -125,26 +146,85 @@ static int read_results(PGconn *db, int n)
 	return timeout ? -1 : failed;
 }
 
-/* Inserts rows[0..n) in one transaction (one Sync). Returns 0, 1 if a row
- * was refused (none written), -1 if the connection failed. */
+/* Sends rows[0..n) as one MULTI_ROWS-row INSERT. */
+static int send_multi(PGconn *db, const struct spool_row *rows)
+{
+	const char *vals[MULTI_ROWS * ROW_NPARAMS];
+	int lens[MULTI_ROWS * ROW_NPARAMS], fmts[MULTI_ROWS * ROW_NPARAMS];
+	int r, at = 0;
+
+	for (r = 0; r < MULTI_ROWS; r++) {
+		memcpy(vals + at, rows[r].vals, sizeof(*vals) * ROW_NPARAMS);
+		memcpy(lens + at, rows[r].lens, sizeof(*lens) * ROW_NPARAMS);
+		memcpy(fmts + at, rows[r].fmts, sizeof(*fmts) * ROW_NPARAMS);
+		at += ROW_NPARAMS;
+	}
+	return PQsendQueryPrepared(db, "insert_captures", at, vals, lens, fmts, 0) ? 0 : -1;
+}
+
+/* true if the MULTI_ROWS rows from rows[0] all have the current layout (a
+ * spool file of an older version may hold other rows: they go alone). */
+static bool multi_ok(const struct spool_row *rows, int left)
+{
+	int r;
+
+	if (left < MULTI_ROWS)
+		return false;
+	for (r = 0; r < MULTI_ROWS; r++)
+		if (rows[r].n != ROW_NPARAMS)
+			return false;
+	return true;
+}
+
+/* Inserts rows[0..n) in one transaction (one Sync): MULTI_ROWS at a time,
+ * the rest one by one. Returns 0, 1 if a row was refused (none written), -1
+ * if the connection failed. */
 static int insert_rows(PGconn *db, const struct spool_row *rows, int n)
 {
-	int i, rc = 0;
+	int i = 0, sent = 0, rc = 0;
 
 	if (!PQenterPipelineMode(db))
 		return -1;
-	for (i = 0; i < n && !rc; i++)
-		if (!PQsendQueryPrepared(db, "insert_capture", rows[i].n, rows[i].vals,
-					 rows[i].lens, rows[i].fmts, 0))
-			rc = -1;
+	while (i < n && !rc) {
+		if (multi_ok(rows + i, n - i)) {
+			rc = send_multi(db, rows + i);
+			i += MULTI_ROWS;
+		} else {
+			if (!PQsendQueryPrepared(db, "insert_capture", rows[i].n, rows[i].vals,
+						 rows[i].lens, rows[i].fmts, 0))
+				rc = -1;
+			i++;
+		}
+		sent++;
+	}
 	if (!rc && !PQpipelineSync(db))
 		rc = -1;
 	if (!rc)
-		rc = read_results(db, n);
+		rc = read_results(db, sent);
 	PQexitPipelineMode(db);
 	if (rc < 0 || PQstatus(db) != CONNECTION_OK)
 		return -1;
 	return rc ? 1 : 0;
+}
+
+/* Prepares the one-row and the MULTI_ROWS-row INSERT on a new connection. */
+static bool prepare_inserts(PGconn *db)
+{
+	char *one = row_insert_sql(1), *multi = row_insert_sql(MULTI_ROWS);
+	PGresult *res = PQprepare(db, "insert_capture", one, ROW_NPARAMS, NULL);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (ok) {
+		PQclear(res);
+		res = PQprepare(db, "insert_captures", multi, MULTI_ROWS * ROW_NPARAMS, NULL);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	}
+	if (!ok)
+		db_log_error("prepare insert", db, res);
+	PQclear(res);
+	free(one);
+	free(multi);
+	return ok;
 }
 
 /* Gives up the connection for a while: batches go to the spool meanwhile. */
@@ -159,8 +239,6 @@ static void db_drop(struct writer *w)
 /* true if there is a connection, making one when the backoff allows. */
 static bool db_ready(struct writer *w)
 {
-	PGresult *res;
-
 	if (w->db && PQstatus(w->db) == CONNECTION_OK)
 		return true;
 	if (time(NULL) < w->next_connect)
@@ -171,13 +249,10 @@ static bool db_ready(struct writer *w)
 		/* a hung or locked database must not hold captures in memory:
 		 * a batch that waits this long goes to the spool instead */
 		PQclear(PQexec(w->db, "SET statement_timeout = '5s'; SET lock_timeout = '1s'"));
-		res = PQprepare(w->db, "insert_capture", row_insert_sql, ROW_NPARAMS, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			db_log_error("prepare insert", w->db, res);
+		if (!prepare_inserts(w->db)) {
 			PQfinish(w->db);
 			w->db = NULL;
 		}
-		PQclear(res);
 	}
 	if (!w->db) {
 		db_drop(w);
@@ -206,18 +281,19 @@ static int write_rows(struct writer *w, const struct spool_row *rows, int n)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Saves rows in a spool file. Returns 0, or -1 when it could not: the rows
- * then live on only in the journal, which keeps them for the next start. */
-static int spool_rows(struct writer *w, const struct spool_row *rows, int n)
+/* Saves the captures v[0..n) in one spool file. Returns 0, or -1 when it
+ * could not: they then live on only in the journal, which keeps them for
+ * the next start. */
+static int spool_captures(struct writer *w, struct capture **v, int n)
 {
-	int rc;
-
 	struct buf data;
-	int i;
+	int i, rc;
 
 	buf_init(&data, BUF_NO_CAP);
-	for (i = 0; i < n; i++)
-		spool_encode(&data, &rows[i]);
+	for (i = 0; i < n; i++) {
+		row_fill(v[i], &w->texts[0], &w->rows[0]);
+		spool_encode(&data, &w->rows[0]);
+	}
 	rc = spool_save(w->cfg->spool_dir, &data, w->cfg->spool_max);
 	if (rc == 0) {
 		if (!w->spool_pending)
@@ -227,30 +303,37 @@ static int spool_rows(struct writer *w, const struct spool_row *rows, int n)
 	} else {
 		for (i = 0; i < n; i++)
 			log_error("capture %s not stored: neither the database nor the spool "
-				  "took it (the journal keeps it for the next start)",
-				  rows[i].vals[0]);
+				  "took it (the journal keeps it for the next start)", v[i]->id);
 	}
 	buf_release(&data);
 	return rc;
+}
+
+/* true when the queue is backing up behind the database: batches then go
+ * to the spool, even while the database is there. */
+static bool behind(const struct writer *w, long backlog)
+{
+	return backlog > w->cfg->capture_queue_max / 2;
 }
 
 /* Sends a batch to the database, or to the spool when the database is away
  * or the queue is backing up behind it. */
 static void store_batch(struct writer *w, struct capture **v, int n, long backlog)
 {
-	int i;
+	int i, rc = -1;
 
-	int rc = -1;
-
-	for (i = 0; i < n; i++)
-		row_fill(v[i], &w->texts[i], &w->rows[i]);
-	if (backlog <= w->cfg->capture_queue_max / 2 && db_ready(w))
+	if (n <= BATCH_ROWS && !behind(w, backlog) && db_ready(w)) {
+		for (i = 0; i < n; i++)
+			row_fill(v[i], &w->texts[i], &w->rows[i]);
 		rc = write_rows(w, w->rows, n);
+	}
 	if (rc < 0)
-		rc = spool_rows(w, w->rows, n);
+		rc = spool_captures(w, v, n);
 	for (i = 0; i < n; i++) {
 		if (rc == 0)
 			journal_done(w->journal, v[i]);
+		if (v[i]->req_body.alloc + v[i]->resp_body.alloc >= TRIM_BIG_BODY)
+			w->big_freed += (long)(v[i]->req_body.alloc + v[i]->resp_body.alloc);
 		capture_free(v[i]);
 	}
 	if (time(NULL) - w->last_rotate >= JOURNAL_ROTATE_S) {
@@ -345,10 +428,27 @@ static bool queue_waiting(struct writer *w)
 	return waiting;
 }
 
+/* Once a backlog of captures has drained (queue and spool), hands the
+ * memory it held back to the system: freed chunks in the workers' malloc
+ * arenas otherwise stay in RSS as the backlog's high-water mark. */
+static void trim_after_backlog(struct writer *w)
+{
+	bool trim;
+
+	pthread_mutex_lock(&w->lock);
+	trim = w->queued == 0 && !w->spool_pending &&
+	       (w->peak >= TRIM_BACKLOG || w->big_freed >= TRIM_BIG_FREED);
+	if (trim)
+		w->peak = w->big_freed = 0;
+	pthread_mutex_unlock(&w->lock);
+	if (trim)
+		malloc_trim(0);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
-	struct capture *v[BATCH_ROWS];
+	struct capture *v[SPOOL_BATCH_ROWS];
 	long backlog;
 	int n, stop;
 
@@ -358,9 +458,11 @@ static void *writer_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		wait_for_work(w);
-		n = take_batch(w, v);
-		backlog = w->queued;
 		stop = w->stopping;
+		/* a spool file takes many more at once: its fsync is the cost
+		 * (on stop the queue goes to the database, as before) */
+		n = take_batch(w, v, !stop && behind(w, w->queued) ? SPOOL_BATCH_ROWS : BATCH_ROWS);
+		backlog = w->queued;
 		pthread_mutex_unlock(&w->lock);
 		if (n)
 			store_batch(w, v, n, stop ? 0 : backlog);
@@ -369,6 +471,7 @@ static void *writer_main(void *arg)
 		/* replay between batches, giving way as soon as new ones wait */
 		while (w->spool_pending && !stop && !queue_waiting(w) && db_ready(w))
 			replay_one(w);
+		trim_after_backlog(w);
 	}
 	return NULL;
 }

@@ -63,6 +63,54 @@ static void test_epochs(const char *spool)
 	capture_free(b);
 }
 
+static int count_row(void *ctx, const struct spool_row *row)
+{
+	struct buf *ids = ctx;
+
+	buf_adds(ids, row->vals[0]);
+	buf_addch(ids, row->n == ROW_NPARAMS ? ';' : '!');
+	return 0;
+}
+
+/* Records appended one after the other (the thread's encoding buffer is
+ * reused) read back whole, in order, with the spool reader. */
+static void test_records_read_back(const char *spool)
+{
+	struct journal *j = journal_open(spool);
+	struct journal_file f = JOURNAL_FILE_INIT;
+	struct capture *a = finished_capture(), *b = finished_capture();
+	struct buf ids, data, want;
+	char path[4200];
+	DIR *d;
+	struct dirent *e;
+
+	journal_append(j, &f, a);
+	journal_append(j, &f, b);
+	snprintf(path, sizeof(path), "%s/journal", spool);
+	d = opendir(path);
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, ".cap"))
+			snprintf(path, sizeof(path), "%s/journal/%.200s", spool, e->d_name);
+	closedir(d);
+	buf_init(&ids, BUF_NO_CAP);
+	buf_init(&data, BUF_NO_CAP);
+	buf_init(&want, BUF_NO_CAP);
+	buf_addf(&want, "%s;%s;", a->id, b->id);
+	CHECK(spool_read(path, &data, count_row, &ids) == 0);
+	CHECK_STR(ids.data, want.data);
+	journal_done(j, a);
+	journal_done(j, b);
+	journal_rotate(j);
+	journal_rotate(j);
+	journal_file_release(&f);
+	journal_close(j);
+	buf_release(&ids);
+	buf_release(&data);
+	buf_release(&want);
+	capture_free(a);
+	capture_free(b);
+}
+
 /* A journal left by a dead process moves into the spool, whole. */
 static void test_orphans(const char *spool)
 {
@@ -108,6 +156,7 @@ int main(void)
 
 	CHECK(mkdtemp(dir) != NULL);
 	test_epochs(dir);
+	test_records_read_back(dir);
 	test_orphans(dir);
 	return check_done("test_journal");
 }
