@@ -67,6 +67,38 @@ emit_mem() { # PHASE: VmHWM and VmRSS of every target's processes
 	done
 }
 
+# --- CPU ----------------------------------------------------------------------
+# cpu_ticks PID...: user + system clock ticks the processes have used so far.
+cpu_ticks() {
+	local p t=0 v
+	for p in "$@"; do
+		v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+writer_pid() { sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'capture-proxy writer'" | head -n1; }
+# cpu_roles TARGET: "role=ticks" words for the processes that serve TARGET
+# (ours: its lighttpd, proxy_fcgi and the PostgreSQL backend of its writer).
+cpu_roles() {
+	if [ "$1" = direct ]; then
+		echo ""   # the stub's CPU is not a proxy's
+	elif [ "$1" = ours ]; then
+		echo "lighttpd=$(cpu_ticks "${PIDS[ours_lighttpd]}") proxy_fcgi=$(cpu_ticks "${PIDS[ours]}") writer=$(cpu_ticks $(writer_pid))"
+	else
+		echo "$1=$(cpu_ticks $(procs_of "$1"))"
+	fi
+}
+# cpu_json BEFORE AFTER REQUESTS: {"role": microseconds of CPU per request, ...}
+cpu_json() {
+	awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); out = ""
+		for (i in x) { split(x[i], k, "="); before[k[1]] = k[2] }
+		for (i in y) { split(y[i], k, "="); if (n > 0 && (k[1] in before))
+			out = out sprintf("%s\"%s\":%.1f", out == "" ? "" : ",", k[1], (k[2] - before[k[1]]) * 1e6 / hz / n) }
+		print "{" out "}" }'
+}
+
 # --- ours: what it answered, and what PostgreSQL holds ------------------------------------
 sql() { psql "$db_url" -qAtX -c "$1"; }
 # Per phase of ours ("bench=PHASE" in the query string): requests answered, and
@@ -106,19 +138,24 @@ drain() {
 # request is a row (unless nodrain), so a backlog never runs into the next
 # measurement, and records how long that took.
 run_wrk() {
-	local t=$1 phase=$2 th=$3 c=$4 secs=$5 bodies=$6 nodrain=${7:-} log js n extra="" rows dr perf_pid=""
+	local t=$1 phase=$2 th=$3 c=$4 secs=$5 bodies=$6 nodrain=${7:-} log js n extra="" rows dr perf_pid="" cpu0 cpu
 	log=$out/wrk-$phase-$t.log
 	[ "$t" = ours ] && mark_phase "$phase"
 	if [ "$t" = ours ] && [ "${BENCH_PERF:-}" = "$phase" ] && [ -z "${PERFED[$phase]:-}" ] && command -v perf >/dev/null; then
 		PERFED[$phase]=1
-		# the whole machine, by process and symbol; and proxy_fcgi with DWARF call graphs
+		# the whole machine, by process and symbol; and proxy_fcgi and the
+		# PostgreSQL backend of its writer with DWARF call graphs
 		perf record -e cpu-clock -F 999 -a -o "$out/perf-$phase.data" -- sleep "$secs" \
 			>"$out/perf-$phase.log" 2>&1 &
 		perf_pid=$!
 		perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "${PIDS[ours]}" \
 			-o "$out/perf-$phase-proxy.data" -- sleep "$secs" >>"$out/perf-$phase.log" 2>&1 &
 		perf_pid="$perf_pid $!"
+		perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$(writer_pid)" \
+			-o "$out/perf-$phase-writer.data" -- sleep "$secs" >>"$out/perf-$phase.log" 2>&1 &
+		perf_pid="$perf_pid $!"
 	fi
+	cpu0=$(cpu_roles "$t")
 	BENCH_BODIES=$bodies wrk -t"$th" -c"$c" -d"${secs}s" --timeout 10s -s "$here/post.lua" \
 		"${URL[$t]}/v1/chat/completions?bench=$phase" >"$state/wrk.out" 2>&1
 	[ -n "$perf_pid" ] && wait $perf_pid
@@ -141,10 +178,12 @@ run_wrk() {
 			fi
 		fi
 	fi
-	emit "{\"kind\":\"wrk\",\"phase\":\"$phase\",\"target\":\"$t\",\"threads\":$th,\"conns\":$c,\"secs\":$secs$extra,$(printf '%s' "$js" | sed 's/^{//')"
+	# CPU per answered request, for ours until its captures were all written
+	cpu=$(cpu_json "$cpu0" "$(cpu_roles "$t")" "$(json_get "$js" j.requests)")
+	emit "{\"kind\":\"wrk\",\"phase\":\"$phase\",\"target\":\"$t\",\"threads\":$th,\"conns\":$c,\"secs\":$secs$extra,\"cpu_us\":$cpu,$(printf '%s' "$js" | sed 's/^{//')"
 	note "  $(printf '%-9s %-6s' "$t" "$phase") $(json_get "$js" '`${(j.requests / (j.duration_us / 1e6)).toFixed(0)} req/s  p50 ${(j.p50_us / 1000).toFixed(3)} ms  p99 ${(j.p99_us / 1000).toFixed(3)} ms` +
 		(j.non2xx ? `  non-2xx ${j.non2xx}` : "") +
-		(j.connect_errors + j.read_errors + j.write_errors + j.timeouts ? `  socket errors c${j.connect_errors}/r${j.read_errors}/w${j.write_errors}/t${j.timeouts}` : "")')${dr:+  (all captured ${dr} s after)}"
+		(j.connect_errors + j.read_errors + j.write_errors + j.timeouts ? `  socket errors c${j.connect_errors}/r${j.read_errors}/w${j.write_errors}/t${j.timeouts}` : "")')${dr:+  (all captured ${dr} s after)}  CPU µs/req $cpu"
 	if [ -n "$perf_pid" ]; then
 		perf report -i "$out/perf-$phase.data" --no-children --sort comm --stdio 2>/dev/null |
 			grep -E '^ +[0-9.]+%' >"$out/perf-$phase-comm.txt"
@@ -152,8 +191,10 @@ run_wrk() {
 			grep -E '^ +[0-9.]+%' | head -n 150 >"$out/perf-$phase-sym.txt"
 		perf report -i "$out/perf-$phase-proxy.data" --children --sort sym --stdio -g none 2>/dev/null |
 			grep -E '^ +[0-9.]+%' | grep -v '\] 0x0000' | head -n 150 >"$out/perf-$phase-proxy_fcgi.txt"
+		perf report -i "$out/perf-$phase-writer.data" --children --sort sym --stdio -g none 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | grep -v '\] 0x0000' | head -n 200 >"$out/perf-$phase-writer.txt"
 		perf_roles "$out/perf-$phase.data" >"$out/perf-$phase-roles.txt"
-		note "  perf profiles: $out/perf-$phase-{roles,comm,sym,proxy_fcgi}.txt"
+		note "  perf profiles: $out/perf-$phase-{roles,comm,sym,proxy_fcgi,writer}.txt"
 	fi
 }
 

@@ -56,6 +56,24 @@ for (const c of conns) {
 	measures.push([`throughput, ${c} connections (req/s)`, tput(c), int, 'both']);
 	measures.push([`latency p99, ${c} connections (ms)`, tp99(c), (v) => num(v, 2), 'both']);
 }
+// CPU time per answered request of the processes serving each target (ours:
+// its lighttpd, proxy_fcgi and the PostgreSQL backend of its writer, the
+// writer's until the last capture was stored), median of the rounds.
+const cpu = (c) => (t) => {
+	const rs = lines.filter((l) => l.kind === 'wrk' && l.phase === `c${c}` && l.target === t && l.cpu_us && Object.keys(l.cpu_us).length);
+	if (!rs.length || t === 'direct') return null;
+	const parts = {};
+	for (const k of Object.keys(rs[0].cpu_us)) parts[k] = median(rs.map((l) => l.cpu_us[k]));
+	return parts;
+};
+const cpuCell = (parts) => {
+	if (!parts) return '—';
+	const keys = Object.keys(parts), sum = keys.reduce((a, k) => a + parts[k], 0);
+	if (keys.length === 1) return int(sum);
+	const order = ['lighttpd', 'proxy_fcgi', 'writer'].filter((k) => k in parts);
+	return `${int(sum)} (${order.map((k) => `${k === 'writer' ? 'PostgreSQL' : k} ${int(parts[k])}`).join(' + ')})`;
+};
+if (conns.length) measures.push([`CPU per request, ${conns[conns.length - 1]} connections (µs)`, cpu(conns[conns.length - 1]), null, 'cpu']);
 measures.push(['ours: every capture in PostgreSQL, s after the load (1 conn' + conns.map((c) => ` / ${c}`).join('') + ')',
 	(t) => (t !== 'ours' ? null : ['lat1', ...conns.map((c) => `c${c}`)].map((ph) => wrk(ph, t)?.drain_s ?? null)), null, 'drain']);
 measures.push(
@@ -77,6 +95,7 @@ for (const [label, fn, fmt, ratios] of measures) {
 	const cells = targets.map((t) => {
 		const v = fn(t);
 		if (ratios === 'drain') return v ? v.map((x) => num(x, 1)).join(' / ') : '—';
+		if (ratios === 'cpu') return cpuCell(v);
 		if (Array.isArray(v)) {
 			if (t === 'direct') return '(floor)';
 			return `${num(v[0])} / ${num(v[1])}`;

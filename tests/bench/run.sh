@@ -31,9 +31,12 @@
 # Env: BENCH_TARGETS=direct,nginx,... picks targets; BENCH_SECS overrides the
 # length of each wrk run and BENCH_ROUNDS their number; BENCH_SOAK=N requests
 # for the RSS soak (0: none); BENCH_CAPSIDE=0|1 the capture-side measurements;
+# BENCH_LOADS=lat,tput,sse,big picks the loads (default all); BENCH_CONNS="16 64"
+# the connection counts of the throughput loads; BENCH_SQL=STATEMENTS runs in
+# ours' database before the loads (to try a schema or setting change);
 # BENCH_PERF=PHASE profiles the first run of ours in that phase (c64, lat1...):
-# CPU of the whole machine by process and role, and proxy_fcgi with DWARF call
-# graphs (perf-PHASE-*.txt); BENCH_QUIET_WAIT=S waits up to S seconds for the
+# CPU of the whole machine by process and role, and proxy_fcgi and the
+# PostgreSQL backend of its writer with DWARF call graphs (perf-PHASE-*.txt); BENCH_QUIET_WAIT=S waits up to S seconds for the
 # machine to be idle first; BENCH_KEEP=1 keeps the state directory;
 # BENCH_ENFORCE_TARGETS=1 fails the run on a missed target. Options of
 # config.env (PROXY_THREADS, CAPTURE_QUEUE_MAX, ...) in the environment go to
@@ -63,6 +66,9 @@ fi
 [ -n "${BENCH_SECS:-}" ] && LAT=$BENCH_SECS TPUT=$BENCH_SECS
 [ -n "${BENCH_ROUNDS:-}" ] && LAT_ROUNDS=$BENCH_ROUNDS TPUT_ROUNDS=$BENCH_ROUNDS
 SOAK_REQ=${BENCH_SOAK:-$SOAK_REQ} CAPSIDE=${BENCH_CAPSIDE:-$CAPSIDE}
+CONNS=${BENCH_CONNS:-$CONNS}
+LOADS=${BENCH_LOADS:-lat,tput,sse,big}
+load() { case ",$LOADS," in *",$1,"*) return 0 ;; esac; return 1; }
 TARGETS=${BENCH_TARGETS:-direct,nginx,lighttpd,mitmproxy,ours}
 DRAIN_LIMIT=30   # seconds after the end of a load for every capture to be in PostgreSQL
 DRAIN_WAIT=${BENCH_DRAIN_WAIT:-180}   # how long we wait to report the time it took
@@ -112,11 +118,13 @@ fi
 # Each load runs in rounds that take the targets in turn, and the report takes
 # the median of the rounds' percentiles: a burst of other work on the machine
 # then spoils one round of one target, not a whole column.
-note "latency, 1 connection ($LAT_ROUNDS rounds of $LAT s each)"
+load lat && note "latency, 1 connection ($LAT_ROUNDS rounds of $LAT s each)"
 for _ in $(seq "$LAT_ROUNDS"); do
+	load lat || break
 	for t in $order; do run_wrk "$t" lat1 1 1 "$LAT" "$single"; done
 done
 for c in $CONNS; do
+	load tput || break
 	note "throughput, $c connections ($TPUT_ROUNDS rounds of $TPUT s each)"
 	for _ in $(seq "$TPUT_ROUNDS"); do
 		for t in $order; do run_wrk "$t" "c$c" 2 "$c" "$TPUT" "$single"; done
@@ -124,9 +132,10 @@ for c in $CONNS; do
 done
 
 # --- 2. streaming -------------------------------------------------------------------
-note "streaming: $SSE_STREAMS streams, $SSE_CONC at a time, $SSE_EVENTS events every $SSE_MS ms"
-run_sse direct ssewarm   # first streams through the stub are slower (JIT, connections)
+load sse && note "streaming: $SSE_STREAMS streams, $SSE_CONC at a time, $SSE_EVENTS events every $SSE_MS ms"
+load sse && run_sse direct ssewarm   # first streams through the stub are slower (JIT, connections)
 for t in $order; do
+	load sse || break
 	run_sse "$t" sse; js=$SSE_JS
 	emit "{\"kind\":\"sse\",\"target\":\"$t\",$(printf '%s' "$js" | sed 's/^{//')"
 	note "  $(printf '%-9s' "$t") $(json_get "$js" '`${j.ok}/${j.streams} streams, ${j.events} events; first event p50 ${j.ttfe_p50_ms} ms p99 ${j.ttfe_p99_ms} ms; event delay p50 ${j.delay_p50_ms} ms p99 ${j.delay_p99_ms} ms` + (j.coalesced ? `; ${j.coalesced} events arrived with others` : "")')"
@@ -139,8 +148,9 @@ done
 # --- 3. memory under load, then large bodies ----------------------------------------------
 emit_mem loads
 for t in $order ours_lighttpd; do reset_hwm "$t"; done
-note "large bodies: $BIG_MB MB up and down, median of $BIG_REPS"
+load big && note "large bodies: $BIG_MB MB up and down, median of $BIG_REPS"
 for t in $order; do
+	load big || break
 	for dir in up down; do
 		n_ok=0 runs="" phase=$([ $dir = up ] && echo upload || echo download)
 		[ "$t" = ours ] && mark_phase "$phase"
@@ -167,7 +177,7 @@ for t in $order; do
 	done
 done
 emit_mem big
-if has ours; then
+if has ours && load big; then
 	for phase in upload download; do
 		read -r rows dr < <(drain "$phase" "$DRAIN_WAIT")
 		[ "$rows" -lt "${ANSWERED[$phase]:-0}" ] && fail "ours, $phase: ${ANSWERED[$phase]} answered, $rows rows"
@@ -185,6 +195,7 @@ if has ours && [ "$SOAK_REQ" -gt 0 ]; then
 	done
 	read -r rows dr < <(drain soak "$DRAIN_WAIT")
 	[ "$rows" -lt "${ANSWERED[soak]}" ] && fail "ours, soak: ${ANSWERED[soak]} answered, $rows rows after $dr s"
+	sleep 2   # the writer gives the drained backlog's memory back (malloc_trim) just after
 	after=$(kb_of "${PIDS[ours]}" VmRSS)
 	emit "{\"kind\":\"soak\",\"target\":\"ours\",\"requests\":${ANSWERED[soak]},\"samples\":[$samples],\"rss_drained_kb\":$after,\"drain_s\":$dr,\"rows\":$rows}"
 	note "  RSS kB by requests: $samples; after the queue drained ($dr s): $after"

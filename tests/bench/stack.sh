@@ -223,3 +223,8 @@ fi
 order=""
 for t in direct nginx lighttpd mitmproxy ours; do has "$t" && order="$order $t"; done
 
+# BENCH_SQL: statements run in ours' database once it is up (to try a schema
+# or setting change, e.g. BENCH_SQL='DROP INDEX captures_id_trgm_idx').
+if has ours && [ -n "${BENCH_SQL:-}" ]; then
+	sql "$BENCH_SQL" >"$out/bench-sql.log" 2>&1 || die "BENCH_SQL failed: $(cat "$out/bench-sql.log")"
+fi
