@@ -64,11 +64,12 @@ static inline void fuzz_check_buf(const struct buf *b)
 	FUZZ_CHECK(!b->data ? b->len == 0 : b->data[b->len] == '\0');
 }
 
-/* Parses p[0..n) as exactly one JSON value, strictly and with UTF-8
- * validation (what PostgreSQL's jsonb demands); NULL if it is not that. */
-static inline json_object *fuzz_json_parse(const char *p, size_t n)
+/* Parses p[0..n) as exactly one JSON value nested at most depth deep,
+ * strictly and with UTF-8 validation (what PostgreSQL's jsonb demands);
+ * NULL if it is not that. */
+static inline json_object *fuzz_json_parse_depth(const char *p, size_t n, int depth)
 {
-	json_tokener *tok = json_tokener_new();
+	json_tokener *tok = json_tokener_new_ex(depth);
 	json_object *o;
 
 	FUZZ_CHECK(tok != NULL);
@@ -81,6 +82,12 @@ static inline json_object *fuzz_json_parse(const char *p, size_t n)
 	}
 	json_tokener_free(tok);
 	return o;
+}
+
+/* fuzz_json_parse_depth with json-c's default depth (32). */
+static inline json_object *fuzz_json_parse(const char *p, size_t n)
+{
+	return fuzz_json_parse_depth(p, n, JSON_TOKENER_DEFAULT_DEPTH);
 }
 
 /* Hand-built JSON escapes only what it must: every \u escape in p[0..n) is a

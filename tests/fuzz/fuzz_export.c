@@ -53,23 +53,11 @@ static const char *text_of(json_object *o)
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-/* fuzz_json_parse for documents as deep as json_parse_bytes reads (json-c's
- * default stops at 32), one more level for check_written's array. */
+/* As deep as json_parse_bytes reads (json-c's default stops at 32), one
+ * more level for check_written's array. */
 static json_object *parse_strict(const char *p, size_t n)
 {
-	json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 1);
-	json_object *o;
-
-	FUZZ_CHECK(tok != NULL);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, p, (int)n);
-	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
-		  json_tokener_get_parse_end(tok) != n)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
+	return fuzz_json_parse_depth(p, n, JSON_MAX_DEPTH + 1);
 }
 
 /* Writes o inside an array (a bare number is no document for json-c) and
