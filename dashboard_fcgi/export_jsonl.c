@@ -166,18 +166,6 @@ static void write_params(struct jw *w, const struct convo *c)
 	jw_object_end(w);
 }
 
-static void write_usage(struct jw *w, const PGresult *row)
-{
-	jw_key(w, "usage");
-	jw_object_begin(w);
-	pj_key_int(w, "prompt_tokens", row, 0, XC_PROMPT_TOKENS);
-	pj_key_int(w, "completion_tokens", row, 0, XC_COMPLETION_TOKENS);
-	pj_key_int(w, "total_tokens", row, 0, XC_TOTAL_TOKENS);
-	pj_key_int(w, "cached_tokens", row, 0, XC_CACHED_TOKENS);
-	pj_key_int(w, "reasoning_tokens", row, 0, XC_REASONING_TOKENS);
-	jw_object_end(w);
-}
-
 /* tags as an array, null when there are none. */
 static void write_tags(struct jw *w, const PGresult *row)
 {
@@ -202,7 +190,7 @@ static void write_meta(struct jw *w, const PGresult *row)
 	pj_key_text(w, "model", row, 0, XC_MODEL);
 	pj_key_bool(w, "streamed", row, 0, XC_STREAMED);
 	pj_key_text(w, "finish_reason", row, 0, XC_FINISH_REASON);
-	write_usage(w, row);
+	pj_key_usage(w, row, 0, XC_PROMPT_TOKENS);
 	pj_key_float(w, "cost_usd", row, 0, XC_COST);
 	pj_key_float(w, "duration_ms", row, 0, XC_DURATION);
 	pj_key_float(w, "ttfb_ms", row, 0, XC_TTFB);

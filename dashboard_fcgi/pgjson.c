@@ -181,3 +181,18 @@ long long pj_long(const PGresult *res, int row, int col, long long dflt)
 	r = strtoll(v, &end, 10);
 	return errno || *end || end == v ? dflt : r;
 }
+
+void pj_key_usage(struct jw *w, const PGresult *res, int row, int col)
+{
+	static const char *const names[] = {
+		"prompt_tokens", "completion_tokens", "total_tokens",
+		"cached_tokens", "reasoning_tokens",
+	};
+	size_t i;
+
+	jw_key(w, "usage");
+	jw_object_begin(w);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		pj_key_int(w, names[i], res, row, col + (int)i);
+	jw_object_end(w);
+}

@@ -21,6 +21,9 @@ void pj_text_array(struct jw *w, const PGresult *res, int row, int col);
 /* The same, preceded by a key. */
 void pj_key_text(struct jw *w, const char *key, const PGresult *res, int row, int col);
 void pj_key_int(struct jw *w, const char *key, const PGresult *res, int row, int col);
+/* "usage": {prompt, completion, total, cached, reasoning tokens} from the five
+ * consecutive columns starting at col (the order of the captures table). */
+void pj_key_usage(struct jw *w, const PGresult *res, int row, int col);
 void pj_key_float(struct jw *w, const char *key, const PGresult *res, int row, int col);
 void pj_key_bool(struct jw *w, const char *key, const PGresult *res, int row, int col);
 void pj_key_text_array(struct jw *w, const char *key, const PGresult *res, int row, int col);

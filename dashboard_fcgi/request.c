@@ -155,18 +155,6 @@ static void write_body(struct jw *w, const PGresult *res, const struct body_cols
 	jw_object_end(w);
 }
 
-static void write_usage(struct jw *w, const PGresult *res)
-{
-	jw_key(w, "usage");
-	jw_object_begin(w);
-	pj_key_int(w, "prompt_tokens", res, 0, DC_PROMPT_TOKENS);
-	pj_key_int(w, "completion_tokens", res, 0, DC_COMPLETION_TOKENS);
-	pj_key_int(w, "total_tokens", res, 0, DC_TOTAL_TOKENS);
-	pj_key_int(w, "cached_tokens", res, 0, DC_CACHED_TOKENS);
-	pj_key_int(w, "reasoning_tokens", res, 0, DC_REASONING_TOKENS);
-	jw_object_end(w);
-}
-
 static void write_detail(struct jw *w, const PGresult *res)
 {
 	const char *id = PQgetvalue(res, 0, DC_ID);
@@ -187,7 +175,7 @@ static void write_detail(struct jw *w, const PGresult *res)
 	pj_key_bool(w, "streamed", res, 0, DC_STREAMED);
 	pj_key_int(w, "sse_events", res, 0, DC_SSE_EVENTS);
 	pj_key_text(w, "finish_reason", res, 0, DC_FINISH_REASON);
-	write_usage(w, res);
+	pj_key_usage(w, res, 0, DC_PROMPT_TOKENS);
 	pj_key_text(w, "reply_text", res, 0, DC_REPLY);
 	pj_key_text(w, "key_hint", res, 0, DC_KEY_HINT);
 	pj_key_text(w, "key_fingerprint", res, 0, DC_KEY_FINGERPRINT);
