@@ -438,6 +438,48 @@ describe('dashboard API over captures made through the proxy', () => {
 	});
 });
 
+describe('filtered counts stop at 1,000', () => {
+	let s;
+
+	before(async () => {
+		s = await startStack({ name: 'countcap', env: { OPENAI_API_BASE: 'http://127.0.0.1:9', PAGE_SIZE: '50' } });
+		// 1,005 embeddings calls with a word in their search text, 10 model lists
+		await s.query(`INSERT INTO captures (id, started_at, method, path, status, outcome, search_text)
+			SELECT gen_random_uuid(), now() - i * interval '1 second', 'POST', '/v1/embeddings', 200,
+				'completed', 'capword number ' || i
+			FROM generate_series(1, 1005) i`);
+		await s.query(`INSERT INTO captures (id, started_at, method, path, status, outcome)
+			SELECT gen_random_uuid(), now() - i * interval '1 second', 'GET', '/v1/models', 200, 'completed'
+			FROM generate_series(1, 10) i`);
+	});
+
+	after(async () => {
+		await s?.stop();
+	});
+
+	test('more than 1,000 matches: total 1,000, not exact; the pages still walk past it', async () => {
+		for (const q of ['path=embeddings', 'search=capword', 'search=capword&method=POST']) {
+			const list = await getOk(s, `/api/requests?${q}`);
+			assert.equal(list.total, 1000, `${q}: total`);
+			assert.equal(list.total_exact, false, `${q}: total_exact`);
+			assert.equal(list.pages, 20, `${q}: pages`);
+			assert.equal(list.requests.length, 50, `${q}: a full page`);
+			assert.equal(list.has_more, true, `${q}: has_more`);
+			const last = await getOk(s, `/api/requests?${q}&page=21`);
+			assert.equal(last.requests.length, 5, `${q}: page 21 holds the last 5 of 1,005`);
+			assert.equal(last.has_more, false, `${q}: nothing after page 21`);
+		}
+	});
+
+	test('1,000 matches or fewer: the exact count', async () => {
+		const few = await getOk(s, '/api/requests?path=models');
+		assert.equal(few.total, 10);
+		assert.equal(few.total_exact, true);
+		const exact = await getOk(s, `/api/requests?search=capword&from=${new Date(Date.now() - 1000.5 * 1000).toISOString()}`);
+		assert.ok(exact.total_exact && exact.total >= 900 && exact.total <= 1000, JSON.stringify([exact.total, exact.total_exact]));
+	});
+});
+
 describe('dashboard login (DASHBOARD_AUTH_FILE)', () => {
 	let s, dir;
 
