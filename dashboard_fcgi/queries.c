@@ -323,9 +323,18 @@ static bool only_time(const struct filters *f, bool model_instance)
 	return !filters_any(&other);
 }
 
+/* The rollups split by model, and either by instance (captures_rollup) or
+ * by streamed, method and path (captures_rollup_calls, sql/011_rollup_calls.sql). */
 bool queries_stats_rollup_fits(const struct filters *f)
 {
-	return only_time(f, true);
+	struct filters other = *f;
+
+	if (f->instance)
+		return only_time(f, true);
+	other.streamed = -1;
+	other.method = NULL;
+	other.path_like = NULL;
+	return only_time(&other, true);
 }
 
 /* "$from, $to, $model" of a rollup function: NULL when not filtered. */
@@ -337,11 +346,24 @@ static void rollup_args(struct sqlq *q, const struct filters *f)
 	sqlq_add(q, TS_PARAM ", " TS_PARAM ", $%d::text", from, to, sqlq_param(q, f->model));
 }
 
+/* ", $instance, $streamed, $method, $path" of the statistics functions:
+ * NULL when not filtered. */
+static void rollup_call_args(struct sqlq *q, const struct filters *f)
+{
+	const char *streamed = f->streamed < 0 ? NULL : f->streamed ? "true" : "false";
+	int i = sqlq_param(q, f->instance);
+	int s = sqlq_param(q, streamed);
+
+	sqlq_add(q, ", $%d::text, $%d::boolean, $%d::text, $%d::text", i, s,
+		 sqlq_param(q, f->method), sqlq_param(q, f->path_like));
+}
+
 void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f)
 {
 	sqlq_add(q, "SELECT * FROM captures_stats_totals(");
 	rollup_args(q, f);
-	sqlq_add(q, ", $%d::text)", sqlq_param(q, f->instance));
+	rollup_call_args(q, f);
+	sqlq_add(q, ")");
 }
 
 void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long bucket_s)
@@ -350,8 +372,9 @@ void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long b
 
 	sqlq_add(q, "SELECT * FROM captures_stats_groups(");
 	rollup_args(q, f);
-	sqlq_add(q, ", $%d::int8, $%d::int4, $%d::text)", b,
-		 sqlq_param_long(q, QUERIES_MODELS_MAX), sqlq_param(q, f->instance));
+	sqlq_add(q, ", $%d::int8, $%d::int4", b, sqlq_param_long(q, QUERIES_MODELS_MAX));
+	rollup_call_args(q, f);
+	sqlq_add(q, ")");
 }
 
 /* The column of captures that grouping g is by (constant SQL). */

@@ -95,9 +95,10 @@ enum totals_col {
 /* One row: counts, average and percentile latency, tokens of the filtered
  * captures. */
 void queries_stats_totals(struct sqlq *q, const struct filters *f);
-/* true when the filters are a time range, a model and an instance at most:
- * the ones the hourly rollup (sql/005_scale.sql, 007_attribution.sql) can
- * answer. */
+/* true when the filters are a time range, a model and an instance at most,
+ * or a time range, a model, streamed, method and path at most: the ones the
+ * hourly rollups (sql/005_scale.sql, 007_attribution.sql,
+ * 011_rollup_calls.sql) can answer. */
 bool queries_stats_rollup_fits(const struct filters *f);
 /* The same row from captures_stats_totals(): the rollup where it reaches,
  * the captures themselves elsewhere; p50/p95 then from latency histograms

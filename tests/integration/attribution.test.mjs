@@ -471,3 +471,103 @@ describe('attribution and cost in the dashboard API', () => {
 		assertMoney(st.cost_usd, sums(calls).cost_usd + want, 'total cost at the new price');
 	});
 });
+
+describe('statistics by streamed, method and path (captures_rollup_calls)', () => {
+	let s, db;
+	// one filter each, mixed with a model and a time range; instance with
+	// streamed is not in the rollup and is read from the captures
+	const since = () => new Date(Date.now() - 2 * 86400e3).toISOString();
+	const QUERIES = [
+		['streamed=true', "streamed"], ['streamed=false', 'NOT streamed'],
+		['path=responses', "path ILIKE '%responses%'"], ['path=CHAT', "path ILIKE '%chat%'"],
+		['method=GET', "method = 'GET'"],
+		['streamed=true&path=chat&model=gpt-4o', "streamed AND path ILIKE '%chat%' AND model = 'gpt-4o'"],
+		['path=responses&from=SINCE', "path ILIKE '%responses%' AND started_at >= 'SINCE'"],
+		['streamed=false&instance=calls', "NOT streamed AND instance = 'calls'"],
+	];
+
+	/* count, failed, tokens, latency of the captures matching the SQL condition w. */
+	async function direct(w) {
+		const [r] = await s.query(`SELECT count(*)::int AS n,
+			count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed')::int AS failed,
+			count(*) FILTER (WHERE status >= 400 AND status < 500)::int AS c4xx,
+			coalesce(sum(prompt_tokens), 0)::int AS prompt, coalesce(sum(completion_tokens), 0)::int AS completion,
+			avg(duration_ms) AS avg_ms, (extract(epoch FROM min(started_at)) * 1000)::int8::text AS first_ms,
+			(extract(epoch FROM max(started_at)) * 1000)::int8::text AS last_ms
+			FROM captures WHERE ${w}`);
+		return r;
+	}
+
+	/* n captures from `start` (SQL), `step` apart, of every kind in turn. */
+	async function insert(n, start, step, instance = null) {
+		await s.query(`INSERT INTO captures (id, started_at, instance, method, path, status, streamed, model,
+				outcome, duration_ms, ttfb_ms, prompt_tokens, completion_tokens)
+			SELECT gen_random_uuid(), ${start} + i * interval '${step}', $2,
+				CASE WHEN i % 7 = 0 THEN 'GET' ELSE 'POST' END,
+				CASE WHEN i % 7 = 0 THEN '/v1/models' WHEN i % 2 = 0 THEN '/v1/responses' ELSE '/v1/chat/completions' END,
+				CASE WHEN i % 5 = 0 THEN 429 ELSE 200 END, i % 3 = 0,
+				CASE WHEN i % 7 = 0 THEN NULL WHEN i % 4 < 2 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END,
+				'completed', 100 + i * 13, 20 + i, i * 10, i * 5
+			FROM generate_series(0, $1 - 1) i`, [n, instance]);
+	}
+
+	before(async () => {
+		db = await createDatabase('calls');
+		s = await startStack({ name: 'calls', databaseUrl: db.url, env: { OPENAI_API_BASE: 'http://127.0.0.1:9', INSTANCE_NAME: 'calls' } });
+		// from the start of an hour: the rollup then answers for every hour
+		// but the last ones (the hour of the oldest capture is read from captures)
+		await insert(120, "capture_hour(now() - interval '3 days')", '31 minutes', 'calls');
+		// the proxy's own refresh may hold the rollup's lock (ours then returns
+		// at once): until every rolled-up hour is in captures_rollup_calls
+		for (const t0 = Date.now(); ;) {
+			await s.query('SELECT captures_rollup_refresh(true)');
+			const [{ done }] = await s.query(`SELECT (SELECT sum(requests) FROM captures_rollup_calls
+				WHERE period = 'hour') = (SELECT count(*) FROM captures
+				WHERE started_at < (SELECT rolled_until FROM captures_rollup_state)) AS done`);
+			if (done) break;
+			assert.ok(Date.now() - t0 < 20000, 'the rollups are built within 20 s');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		// newer than the rollup reaches: read from the captures
+		await insert(20, "now() - interval '15 minutes'", '20 seconds');
+	});
+
+	after(async () => {
+		try { await s?.stop(); } finally { if (db) await dropDatabase(db.db); }
+	});
+
+	test('the rollup by call is built and read: a changed row shows in the answer', async () => {
+		const [{ n }] = await s.query(`SELECT count(*)::int AS n FROM captures_rollup_calls
+			WHERE period = 'hour' AND streamed`);
+		assert.ok(n > 0, 'captures_rollup_calls holds hour rows');
+		const want = await direct('streamed');
+		await s.query("UPDATE captures_rollup_calls SET requests = requests + 1000 WHERE period = 'hour' AND streamed");
+		try {
+			assert.equal((await getOk(s, '/api/stats?streamed=true')).total_requests, want.n + 1000 * n,
+				'streamed=true is summed from captures_rollup_calls');
+		} finally {
+			await s.query("UPDATE captures_rollup_calls SET requests = requests - 1000 WHERE period = 'hour' AND streamed");
+		}
+	});
+
+	test('stats with streamed, method or path equal a count of the captures, rows newer than the rollup included', async () => {
+		const t = since();
+		for (const [q0, w0] of QUERIES) {
+			const q = q0.replace('SINCE', t), w = w0.replace('SINCE', t);
+			const st = await getOk(s, `/api/stats?${q}`);
+			const e = await direct(w);
+			assert.ok(e.n > 0, `${q}: matches something`);
+			assert.equal(st.total_requests, e.n, `${q}: total_requests`);
+			assert.equal(st.failed_requests, e.failed, `${q}: failed_requests`);
+			assert.equal(st.errors.client_4xx, e.c4xx, `${q}: client_4xx`);
+			assert.equal(st.tokens.prompt, e.prompt, `${q}: prompt tokens`);
+			assert.equal(st.tokens.completion, e.completion, `${q}: completion tokens`);
+			assert.ok(Math.abs(st.avg_response_time_ms - e.avg_ms) < 1e-6, `${q}: avg ${st.avg_response_time_ms} vs ${e.avg_ms}`);
+			assert.equal(String(st.first_ms), e.first_ms, `${q}: first_ms`);
+			assert.equal(String(st.last_ms), e.last_ms, `${q}: last_ms`);
+			const sum = (xs) => xs.reduce((a, x) => a + x.requests, 0);
+			assert.equal(sum(st.models), e.n, `${q}: per model`);
+			assert.equal(sum(st.timeline.points), e.n, `${q}: timeline`);
+		}
+	});
+});

@@ -4,7 +4,8 @@
 --
 -- For several ranges (all time, the last 7 days, ranges that start and end
 -- inside hours and days) and models, compares captures_stats_totals() and
--- captures_stats_groups() (sql/005_scale.sql) with the same figures computed
+-- captures_stats_groups() (sql/005_scale.sql; by streamed, method and path
+-- from captures_rollup_calls, sql/011_rollup_calls.sql) with the same figures computed
 -- from captures directly: counts, sums and extremes must be equal, averages
 -- equal to 1e-9, p50/p95 within 3 % (they come from 6 % histogram buckets).
 -- Raises an error naming the first difference; prints "rollup check: ok".
@@ -20,14 +21,18 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT * FROM (VALUES
-            (NULL::timestamptz, NULL::timestamptz, NULL::text),
-            (now() - interval '7 days', NULL, NULL),
-            (now() - interval '3 days 5 hours 17 minutes', now() - interval '1 day 3 minutes', NULL),
-            (now() - interval '20 days 1 minute', now() - interval '2 days 7 hours', 'gpt-4o'),
-            (NULL, NULL, 'gpt-4o-mini'),
-            (now() - interval '26 hours 30 minutes', NULL, NULL)) AS v(f, t, m)
+            (NULL::timestamptz, NULL::timestamptz, NULL::text, NULL::boolean, NULL::text, NULL::text),
+            (now() - interval '7 days', NULL, NULL, NULL, NULL, NULL),
+            (now() - interval '3 days 5 hours 17 minutes', now() - interval '1 day 3 minutes', NULL, NULL, NULL, NULL),
+            (now() - interval '20 days 1 minute', now() - interval '2 days 7 hours', 'gpt-4o', NULL, NULL, NULL),
+            (NULL, NULL, 'gpt-4o-mini', NULL, NULL, NULL),
+            (now() - interval '26 hours 30 minutes', NULL, NULL, NULL, NULL, NULL),
+            (NULL, NULL, NULL, true, NULL, NULL),
+            (now() - interval '7 days', NULL, NULL, NULL, NULL, '%responses%'),
+            (now() - interval '3 days 5 hours 17 minutes', now() - interval '1 day 3 minutes', 'gpt-4o', false, 'POST', '%CHAT%'),
+            (NULL, NULL, NULL, NULL, 'GET', NULL)) AS v(f, t, m, s, me, p)
     LOOP
-        SELECT * INTO got FROM captures_stats_totals(r.f, r.t, r.m);
+        SELECT * INTO got FROM captures_stats_totals(r.f, r.t, r.m, NULL, r.s, r.me, r.p);
         SELECT count(*) AS requests,
                count(*) FILTER (WHERE status < 400 AND outcome = 'completed') AS ok,
                count(*) FILTER (WHERE status >= 400 AND status < 500) AS client_4xx,
@@ -42,7 +47,8 @@ BEGIN
                (extract(epoch FROM max(started_at)) * 1000)::bigint AS last_ms
         INTO want FROM captures
         WHERE (r.f IS NULL OR started_at >= r.f) AND (r.t IS NULL OR started_at < r.t)
-          AND (r.m IS NULL OR model = r.m);
+          AND (r.m IS NULL OR model = r.m)
+          AND (r.s IS NULL OR streamed = r.s) AND (r.me IS NULL OR method = r.me) AND (r.p IS NULL OR path ILIKE r.p);
         bad := CASE
             WHEN got.requests <> want.requests THEN 'requests'
             WHEN got.ok <> want.ok THEN 'ok'
@@ -58,33 +64,35 @@ BEGIN
             WHEN abs(got.p95_ms / want.p95_ms - 1) > 0.03 THEN 'p95_ms'
         END;
         IF bad IS NOT NULL THEN
-            RAISE EXCEPTION 'rollup check: % differs for from=% to=% model=%: rollup % / captures %',
-                bad, r.f, r.t, r.m, row_to_json(got), row_to_json(want);
+            RAISE EXCEPTION 'rollup check: % differs for from=% to=% model=% streamed=% method=% path=%: rollup % / captures %',
+                bad, r.f, r.t, r.m, r.s, r.me, r.p, row_to_json(got), row_to_json(want);
         END IF;
 
         -- per model and per 6-hour bucket: the same counts as grouping the captures
         SELECT count(*) INTO per_model FROM (
             SELECT g.model, g.requests, g.failed, g.prompt_tokens, g.completion_tokens, g.max_ms
-            FROM captures_stats_groups(r.f, r.t, r.m, 21600, 1000) g WHERE g.set = 1
+            FROM captures_stats_groups(r.f, r.t, r.m, 21600, 1000, NULL, r.s, r.me, r.p) g WHERE g.set = 1
             EXCEPT
             SELECT model, count(*), count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed'),
                    coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), max(duration_ms)
             FROM captures
             WHERE (r.f IS NULL OR started_at >= r.f) AND (r.t IS NULL OR started_at < r.t)
               AND (r.m IS NULL OR model = r.m)
+          AND (r.s IS NULL OR streamed = r.s) AND (r.me IS NULL OR method = r.me) AND (r.p IS NULL OR path ILIKE r.p)
             GROUP BY model) d;
         SELECT count(*) INTO per_bucket FROM (
-            SELECT g.bucket, g.requests FROM captures_stats_groups(r.f, r.t, r.m, 21600, 1000) g WHERE g.set = 2
+            SELECT g.bucket, g.requests FROM captures_stats_groups(r.f, r.t, r.m, 21600, 1000, NULL, r.s, r.me, r.p) g WHERE g.set = 2
             EXCEPT
             SELECT (extract(epoch FROM date_bin(interval '6 hours', started_at, timestamptz 'epoch')) * 1000)::bigint,
                    count(*)
             FROM captures
             WHERE (r.f IS NULL OR started_at >= r.f) AND (r.t IS NULL OR started_at < r.t)
               AND (r.m IS NULL OR model = r.m)
+          AND (r.s IS NULL OR streamed = r.s) AND (r.me IS NULL OR method = r.me) AND (r.p IS NULL OR path ILIKE r.p)
             GROUP BY 1) d;
         IF per_model <> 0 OR per_bucket <> 0 THEN
-            RAISE EXCEPTION 'rollup check: % model rows and % time buckets differ for from=% to=% model=%',
-                per_model, per_bucket, r.f, r.t, r.m;
+            RAISE EXCEPTION 'rollup check: % model rows and % time buckets differ for from=% to=% model=% streamed=% method=% path=%',
+                per_model, per_bucket, r.f, r.t, r.m, r.s, r.me, r.p;
         END IF;
     END LOOP;
     RAISE NOTICE 'rollup check: ok';
