@@ -240,24 +240,21 @@ void queries_bounds(struct sqlq *q)
 		 " (extract(epoch FROM now()) * 1000000)::int8");
 }
 
-void queries_stats_totals(struct sqlq *q, const struct filters *f)
-{
-	sqlq_add(q,
-		 "SELECT count(*),"
-		 " count(*) FILTER (WHERE status < 400 AND outcome = 'completed'),"
-		 " count(*) FILTER (WHERE status >= 400 AND status < 500),"
-		 " count(*) FILTER (WHERE status >= 500),"
-		 " count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed'),"
-		 " avg(duration_ms),"
-		 " percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),"
-		 " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms),"
-		 " avg(ttfb_ms), coalesce(sum(prompt_tokens), 0),"
-		 " coalesce(sum(completion_tokens), 0),"
-		 " (extract(epoch FROM min(started_at)) * 1000)::int8,"
-		 " (extract(epoch FROM max(started_at)) * 1000)::int8"
-		 " FROM captures");
-	where_filters(q, f);
-}
+/* The totals of /api/stats over the rows of the FROM that follows (enum
+ * totals_col). */
+#define TOTALS_COLS \
+	" count(*)," \
+	" count(*) FILTER (WHERE status < 400 AND outcome = 'completed')," \
+	" count(*) FILTER (WHERE status >= 400 AND status < 500)," \
+	" count(*) FILTER (WHERE status >= 500)," \
+	" count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed')," \
+	" avg(duration_ms)," \
+	" percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)," \
+	" percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)," \
+	" avg(ttfb_ms), coalesce(sum(prompt_tokens), 0)," \
+	" coalesce(sum(completion_tokens), 0)," \
+	" (extract(epoch FROM min(started_at)) * 1000)::int8," \
+	" (extract(epoch FROM max(started_at)) * 1000)::int8"
 
 /* Token sums of a group of calls with usage: "used" calls, of which the
  * cached input tokens (the other sums include only calls with usage anyway). */
@@ -273,27 +270,31 @@ void queries_stats_totals(struct sqlq *q, const struct filters *f)
 	" pr.cached_input_per_mtok, pr.output_per_mtok, g.prompt, g.cached, g.completion) END" \
 	" AS cost, CASE WHEN pr.input_per_mtok IS NULL THEN g.used ELSE 0 END AS unpriced"
 
-/* One hashed pass groups by (model, bucket, day); the few groups are priced
- * (prices change by day) and then rolled up per model, per bucket and in
- * all. Sorting a million rows per grouping set costs several times more. */
-void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s)
+/* " g AS (…" summing the rows of the FROM that follows per (model, time
+ * bucket, day) in one hashed pass; the few groups are then priced (prices
+ * change by day) and rolled up per model, per bucket and in all (see
+ * groups_rows). Sorting a million rows per grouping set costs several times
+ * more. The caller ends it with " GROUP BY 1, 2, 3),". */
+static void groups_sums(struct sqlq *q, long bucket_s)
 {
-	int b = sqlq_param_long(q, bucket_s);
-
 	sqlq_add(q,
-		 "WITH g AS (SELECT model,"
+		 " g AS (SELECT model,"
 		 " (extract(epoch FROM date_bin(interval '1 second' * $%d::int8, started_at,"
 		 " timestamptz 'epoch')) * 1000)::int8 AS bucket,"
 		 " capture_day(started_at) AS day, count(*) AS n,"
 		 " count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed') AS failed,"
 		 " sum(duration_ms) AS dur_sum, count(duration_ms) AS dur_n,"
 		 " max(duration_ms) AS dur_max,"
-		 " sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion," USAGE_SUMS
-		 " FROM captures", b);
-	where_filters(q, f);
+		 " sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion," USAGE_SUMS,
+		 sqlq_param_long(q, bucket_s));
+}
+
+/* The rows of enum groups_col from g, each followed by the columns of
+ * the FROM item `with` (constant SQL, "" for none). */
+static void groups_rows(struct sqlq *q, const char *with)
+{
 	/* a row per model, but not per each of a million made-up model names */
 	sqlq_add(q,
-		 " GROUP BY 1, 2, 3),"
 		 " c AS (SELECT g.*," GROUP_COST
 		 " FROM g LEFT JOIN LATERAL capture_price_rows(g.model, g.day) pr ON true)"
 		 " SELECT * FROM (SELECT CASE WHEN GROUPING(model) = 0 THEN 1"
@@ -304,9 +305,23 @@ void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s
 		 " row_number() OVER (PARTITION BY GROUPING(model), GROUPING(bucket)"
 		 " ORDER BY sum(n) DESC) AS rank,"
 		 " round(sum(cost), 8), sum(unpriced)"
-		 " FROM c GROUP BY GROUPING SETS ((model), (bucket), ())) t"
+		 " FROM c GROUP BY GROUPING SETS ((model), (bucket), ())) t%s%s"
 		 " WHERE set <> 1 OR rank <= $%d ORDER BY set, bucket, requests DESC",
-		 sqlq_param_long(q, QUERIES_MODELS_MAX));
+		 *with ? " CROSS JOIN " : "", with, sqlq_param_long(q, QUERIES_MODELS_MAX));
+}
+
+/* The matching captures are read once into m (a search's matches are
+ * scattered: each costs a read of its table page), then summed twice. */
+void queries_stats_once(struct sqlq *q, const struct filters *f, long bucket_s)
+{
+	sqlq_add(q,
+		 "WITH m AS MATERIALIZED (SELECT model, started_at, status, outcome, duration_ms,"
+		 " ttfb_ms, prompt_tokens, completion_tokens, cached_tokens FROM captures");
+	where_filters(q, f);
+	sqlq_add(q, "), totals AS (SELECT" TOTALS_COLS " FROM m),");
+	groups_sums(q, bucket_s);
+	sqlq_add(q, " FROM m GROUP BY 1, 2, 3),");
+	groups_rows(q, "totals");
 }
 
 /* true when f sets nothing but the time range and, if allowed, a model and

@@ -92,17 +92,16 @@ enum totals_col {
 	TC_FIRST_MS, TC_LAST_MS
 };
 
-/* One row: counts, average and percentile latency, tokens of the filtered
- * captures. */
-void queries_stats_totals(struct sqlq *q, const struct filters *f);
 /* true when the filters are a time range, a model and an instance at most,
  * or a time range, a model, streamed, method and path at most: the ones the
  * hourly rollups (sql/005_scale.sql, 007_attribution.sql,
  * 011_rollup_calls.sql) can answer. */
 bool queries_stats_rollup_fits(const struct filters *f);
-/* The same row from captures_stats_totals(): the rollup where it reaches,
- * the captures themselves elsewhere; p50/p95 then from latency histograms
- * (within 3 %). Only when queries_stats_rollup_fits(f). */
+/* One row (enum totals_col): counts, average and percentile latency and
+ * tokens of the filtered captures, from captures_stats_totals(): the
+ * rollup where it reaches, the captures themselves elsewhere; p50/p95 then
+ * from latency histograms (within 3 %). Only when
+ * queries_stats_rollup_fits(f). */
 void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f);
 
 enum groups_col {
@@ -112,13 +111,20 @@ enum groups_col {
 
 /* Rows per model (GC_SET 1, the QUERIES_MODELS_MAX busiest), per time
  * bucket of bucket_s seconds (GC_SET 2, in time order) and one for all
- * (GC_SET 3). Each has the USD of its calls with usage and a price
- * (GC_COST_USD, NULL when there are none) and how many calls with usage
- * had no price (GC_UNPRICED). */
-void queries_stats_groups(struct sqlq *q, const struct filters *f, long bucket_s);
-/* The same rows from captures_stats_groups(). Only when
+ * (GC_SET 3), from captures_stats_groups(). Each has the USD of its calls
+ * with usage and a price (GC_COST_USD, NULL when there are none) and how
+ * many calls with usage had no price (GC_UNPRICED). Only when
  * queries_stats_rollup_fits(f). */
 void queries_stats_groups_rollup(struct sqlq *q, const struct filters *f, long bucket_s);
+
+/* Where the totals start in a row of queries_stats_once(). */
+#define QUERIES_ONCE_TOTALS (GC_UNPRICED + 1)
+
+/* The same rows as queries_stats_groups_rollup(), from the filtered
+ * captures, each followed from column QUERIES_ONCE_TOTALS on by the
+ * totals (enum totals_col, exact percentiles) of them all: for the filters
+ * the rollups do not answer, the captures are read once for both. */
+void queries_stats_once(struct sqlq *q, const struct filters *f, long bucket_s);
 
 /* Groups listed by /api/stats?group_by=, the busiest first. */
 #define QUERIES_GROUPS_MAX 50

@@ -80,28 +80,30 @@ static void write_cost(struct jw *w, const PGresult *groups)
 	jw_int(w, row >= 0 ? pj_long(groups, row, GC_UNPRICED, 0) : 0);
 }
 
-static void write_totals(struct jw *w, const PGresult *res)
+/* The totals of row 0 of res, whose columns of enum totals_col start at
+ * column at. */
+static void write_totals(struct jw *w, const PGresult *res, int at)
 {
-	long long total = pj_long(res, 0, TC_REQUESTS, 0);
-	long long ok = pj_long(res, 0, TC_OK, 0);
-	long long in = pj_long(res, 0, TC_PROMPT_TOKENS, 0);
-	long long out = pj_long(res, 0, TC_COMPLETION_TOKENS, 0);
+	long long total = pj_long(res, 0, at + TC_REQUESTS, 0);
+	long long ok = pj_long(res, 0, at + TC_OK, 0);
+	long long in = pj_long(res, 0, at + TC_PROMPT_TOKENS, 0);
+	long long out = pj_long(res, 0, at + TC_COMPLETION_TOKENS, 0);
 
 	jw_key(w, "total_requests");
 	jw_int(w, total);
 	jw_key(w, "success_rate");
 	jw_double(w, total ? (double)((ok * 10000 + total / 2) / total) / 100.0 : 0.0);
-	pj_key_float(w, "avg_response_time_ms", res, 0, TC_AVG_MS);
-	pj_key_float(w, "p50_response_time_ms", res, 0, TC_P50_MS);
-	pj_key_float(w, "p95_response_time_ms", res, 0, TC_P95_MS);
-	pj_key_float(w, "avg_ttfb_ms", res, 0, TC_AVG_TTFB);
-	pj_key_int(w, "successful_requests", res, 0, TC_OK);
-	pj_key_int(w, "failed_requests", res, 0, TC_FAILED);
+	pj_key_float(w, "avg_response_time_ms", res, 0, at + TC_AVG_MS);
+	pj_key_float(w, "p50_response_time_ms", res, 0, at + TC_P50_MS);
+	pj_key_float(w, "p95_response_time_ms", res, 0, at + TC_P95_MS);
+	pj_key_float(w, "avg_ttfb_ms", res, 0, at + TC_AVG_TTFB);
+	pj_key_int(w, "successful_requests", res, 0, at + TC_OK);
+	pj_key_int(w, "failed_requests", res, 0, at + TC_FAILED);
 	jw_key(w, "errors");
 	jw_object_begin(w);
-	pj_key_int(w, "client_4xx", res, 0, TC_CLIENT_ERRORS);
-	pj_key_int(w, "server_5xx", res, 0, TC_SERVER_ERRORS);
-	pj_key_int(w, "failed", res, 0, TC_FAILED);
+	pj_key_int(w, "client_4xx", res, 0, at + TC_CLIENT_ERRORS);
+	pj_key_int(w, "server_5xx", res, 0, at + TC_SERVER_ERRORS);
+	pj_key_int(w, "failed", res, 0, at + TC_FAILED);
 	jw_object_end(w);
 	jw_key(w, "tokens");
 	jw_object_begin(w);
@@ -112,8 +114,8 @@ static void write_totals(struct jw *w, const PGresult *res)
 	jw_key(w, "total");
 	jw_int(w, in + out);
 	jw_object_end(w);
-	pj_key_int(w, "first_ms", res, 0, TC_FIRST_MS);
-	pj_key_int(w, "last_ms", res, 0, TC_LAST_MS);
+	pj_key_int(w, "first_ms", res, 0, at + TC_FIRST_MS);
+	pj_key_int(w, "last_ms", res, 0, at + TC_LAST_MS);
 }
 
 static void write_group(struct jw *w, const PGresult *res, int row, bool model)
@@ -178,9 +180,11 @@ static void write_by(struct jw *w, const PGresult *by, enum group_by g)
 	jw_array_end(w);
 }
 
-/* The answers of the three queries (by is NULL without group_by). */
+/* The answers of the queries (by is NULL without group_by; totals is
+ * NULL when the groups carry the totals from column totals_at on). */
 struct stats_results {
 	PGresult *totals, *groups, *by;
+	int totals_at;
 };
 
 static void write_timeline(struct jw *w, const PGresult *groups, long long from_ms,
@@ -202,7 +206,7 @@ static void write_stats(struct jw *w, const struct stats_results *sr, enum group
 			long long from_ms, long long to_ms, long bucket_s)
 {
 	jw_object_begin(w);
-	write_totals(w, sr->totals);
+	write_totals(w, sr->totals ? sr->totals : sr->groups, sr->totals_at);
 	write_cost(w, sr->groups);
 	write_by(w, sr->by, g);
 	jw_key(w, "models");
@@ -212,26 +216,8 @@ static void write_stats(struct jw *w, const struct stats_results *sr, enum group
 	jw_object_end(w);
 }
 
-/* The totals and the groups come from the hourly rollup when the filters are
- * a time range, a model and an instance at most (a few thousand rows instead
- * of every capture), else from the captures; so does group_by (from the
- * rollups when the filters fit, see queries_group_by_rollup_fits). */
-static void build_totals(struct sqlq *q, const struct filters *f)
-{
-	if (queries_stats_rollup_fits(f))
-		queries_stats_totals_rollup(q, f);
-	else
-		queries_stats_totals(q, f);
-}
-
-static void build_groups(struct sqlq *q, const struct filters *f, long bucket_s)
-{
-	if (queries_stats_rollup_fits(f))
-		queries_stats_groups_rollup(q, f, bucket_s);
-	else
-		queries_stats_groups(q, f, bucket_s);
-}
-
+/* group_by from the rollups when the filters fit (see
+ * queries_group_by_rollup_fits), else from the captures. */
 static void build_by(struct sqlq *q, const struct filters *f, enum group_by g)
 {
 	if (queries_group_by_rollup_fits(f, g))
@@ -249,8 +235,12 @@ static PGresult *run(struct req *r, struct sqlq *q)
 	return res;
 }
 
-/* Runs the totals, the groups and (with a grouping) the group_by query.
- * false after answering r with the error of the first that failed. */
+/* Runs the totals and the groups queries and (with a grouping) the group_by
+ * query. The totals and the groups come from the hourly rollups when the
+ * filters are a time range, a model and an instance, or a time range, a
+ * model, streamed, method and path at most (a few thousand rows instead of
+ * every capture), else both from one pass over the captures. false after
+ * answering r with the error of the first that failed. */
 static bool run_all(struct req *r, const struct filters *f, enum group_by g, long bucket_s,
 		    struct stats_results *sr)
 {
@@ -258,11 +248,16 @@ static bool run_all(struct req *r, const struct filters *f, enum group_by g, lon
 	bool ok = false;
 
 	sqlq_init(&q);
-	build_totals(&q, f);
-	sr->totals = run(r, &q);
-	if (!sr->totals)
-		goto out;
-	build_groups(&q, f, bucket_s);
+	if (queries_stats_rollup_fits(f)) {
+		queries_stats_totals_rollup(&q, f);
+		sr->totals = run(r, &q);
+		if (!sr->totals)
+			goto out;
+		queries_stats_groups_rollup(&q, f, bucket_s);
+	} else {
+		queries_stats_once(&q, f, bucket_s);
+		sr->totals_at = QUERIES_ONCE_TOTALS;
+	}
 	sr->groups = run(r, &q);
 	if (!sr->groups)
 		goto out;
@@ -280,7 +275,7 @@ out:
 
 void api_stats(struct req *r)
 {
-	struct stats_results sr = { NULL, NULL, NULL };
+	struct stats_results sr = { NULL, NULL, NULL, 0 };
 	enum group_by g = GROUP_NONE;
 	struct filters f;
 	struct qstring qs;
