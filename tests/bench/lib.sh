@@ -156,8 +156,15 @@ run_wrk() {
 		perf_pid="$perf_pid $!"
 	fi
 	cpu0=$(cpu_roles "$t")
-	BENCH_BODIES=$bodies wrk -t"$th" -c"$c" -d"${secs}s" --timeout 10s -s "$here/post.lua" \
-		"${URL[$t]}/v1/chat/completions?bench=$phase" >"$state/wrk.out" 2>&1
+	if [ "$c" = 1 ] && [ "$(wc -l <"$bodies")" = 1 ]; then
+		# one connection: wrk's latency figures do not add up there (see latency.c)
+		[ -x "$state/latency" ] || cc -O2 -o "$state/latency" "$here/latency.c" ||
+			die "cannot build tests/bench/latency.c"
+		"$state/latency" "${URL[$t]}/v1/chat/completions?bench=$phase" "$bodies" "$secs" >"$state/wrk.out" 2>&1
+	else
+		BENCH_BODIES=$bodies wrk -t"$th" -c"$c" -d"${secs}s" --timeout 10s -s "$here/post.lua" \
+			"${URL[$t]}/v1/chat/completions?bench=$phase" >"$state/wrk.out" 2>&1
+	fi
 	[ -n "$perf_pid" ] && wait $perf_pid
 	cat "$state/wrk.out" >>"$log"
 	js=$(sed -n 's/^BENCH_JSON //p' "$state/wrk.out" | tail -n 1)
