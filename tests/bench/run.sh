@@ -31,7 +31,8 @@
 # Env: BENCH_TARGETS=direct,nginx,... picks targets; BENCH_SECS overrides the
 # length of each wrk run and BENCH_ROUNDS their number; BENCH_SOAK=N requests
 # for the RSS soak (0: none); BENCH_CAPSIDE=0|1 the capture-side measurements;
-# BENCH_LOADS=lat,tput,sse,big picks the loads (default all); BENCH_CONNS="16 64"
+# BENCH_LOADS=lat,tput,sse,big picks the loads (default all); BENCH_BIG_MB and
+# BENCH_BIG_REPS the size and number of the large bodies; BENCH_CONNS="16 64"
 # the connection counts of the throughput loads; BENCH_SQL=STATEMENTS runs in
 # ours' database before the loads (to try a schema or setting change);
 # BENCH_PERF=PHASE profiles the first run of ours in that phase (c64, lat1...):
@@ -66,6 +67,7 @@ fi
 [ -n "${BENCH_SECS:-}" ] && LAT=$BENCH_SECS TPUT=$BENCH_SECS
 [ -n "${BENCH_ROUNDS:-}" ] && LAT_ROUNDS=$BENCH_ROUNDS TPUT_ROUNDS=$BENCH_ROUNDS
 SOAK_REQ=${BENCH_SOAK:-$SOAK_REQ} CAPSIDE=${BENCH_CAPSIDE:-$CAPSIDE}
+BIG_MB=${BENCH_BIG_MB:-$BIG_MB} BIG_REPS=${BENCH_BIG_REPS:-$BIG_REPS}
 CONNS=${BENCH_CONNS:-$CONNS}
 LOADS=${BENCH_LOADS:-lat,tput,sse,big}
 load() { case ",$LOADS," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -154,6 +156,7 @@ for t in $order; do
 	for dir in up down; do
 		n_ok=0 runs="" phase=$([ $dir = up ] && echo upload || echo download)
 		[ "$t" = ours ] && mark_phase "$phase"
+		cpu0=$(cpu_roles "$t")
 		for _ in $(seq "$BIG_REPS"); do
 			if [ $dir = up ]; then
 				r=$(curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_upload}' -H 'Expect:' \
@@ -172,8 +175,9 @@ for t in $order; do
 				fail "$BIG_MB MB $dir through $t: status $1, $3 bytes"
 			fi
 		done
-		emit "{\"kind\":\"big\",\"target\":\"$t\",\"dir\":\"$dir\",\"bytes\":$big_bytes,\"ok\":$n_ok,\"secs\":[$runs]}"
-		note "  $(printf '%-9s %-4s' "$t" "$dir") seconds: $runs"
+		cpu=$(cpu_json "$cpu0" "$(cpu_roles "$t")" "$BIG_REPS")
+		emit "{\"kind\":\"big\",\"target\":\"$t\",\"dir\":\"$dir\",\"bytes\":$big_bytes,\"ok\":$n_ok,\"secs\":[$runs],\"cpu_us\":$cpu}"
+		note "  $(printf '%-9s %-4s' "$t" "$dir") seconds: $runs  CPU µs/transfer $cpu"
 	done
 done
 emit_mem big

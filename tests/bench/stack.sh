@@ -219,6 +219,8 @@ if has ours; then
 	PIDS[ours]=$(cat "$ours_var/run/proxy_fcgi.pid" 2>/dev/null)
 	PIDS[ours_lighttpd]=$(cat "$ours_var/run/lighttpd.pid" 2>/dev/null)
 	[ -n "${PIDS[ours]}" ] || die "proxy_fcgi did not start (log: $out/ours.log)"
+	# for attaching strace or perf by hand while a load runs
+	echo "proxy_fcgi=${PIDS[ours]} lighttpd=${PIDS[ours_lighttpd]}" >"$out/ours.pids"
 fi
 order=""
 for t in direct nginx lighttpd mitmproxy ours; do has "$t" && order="$order $t"; done
