@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fcgiio.h"
 #include "forward.h"
 #include "headers.h"
 #include "jsonstr.h"
@@ -37,6 +38,7 @@ struct exchange {
 	int status;            /* status of the header block being read */
 	bool decoded;          /* upstream sent Content-Encoding: curl decodes */
 	bool headers_sent;
+	bool big_out;          /* the response buffer was made 64 KB */
 	bool client_gone;
 	bool key_sent;         /* a key header went upstream */
 	bool idle_timeout;     /* we ended a transfer the upstream left silent */
@@ -208,6 +210,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 
 	if (!ex->headers_sent && send_headers(ex) < 0)
 		goto gone;
+	/* curl hands over at most 16 KB at a time: a full piece means a big
+	 * body, worth fewer, bigger writes */
+	if (len >= CURL_MAX_WRITE_SIZE && !ex->big_out) {
+		ex->big_out = true;
+		if (fcgiio_grow_writer(ex->req) < 0)
+			goto gone;
+	}
 	capture_add_response(ex->cap, data, len);
 	if (FCGX_PutStr(data, (int)len, ex->req->out) < 0)
 		goto gone;
