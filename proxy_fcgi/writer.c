@@ -36,6 +36,10 @@
 #define TRIM_BIG_FREED (4L * 1024 * 1024)
 /* Seconds between journal epochs: old ones are deleted once done. */
 #define JOURNAL_ROTATE_S 2
+/* How long a worker waits for room in a full queue before it gives up on a
+ * capture (left in the journal for the next start): only a writer that
+ * takes nothing for this long, stuck in the database and the spool alike. */
+#define QUEUE_WAIT_S 30
 #define BATCH_BYTES (16L * 1024 * 1024)
 struct writer {
 	const struct config *cfg;
@@ -44,6 +48,7 @@ struct writer {
 	pthread_t tid;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t room;          /* the queue has room again */
 	struct capture *head, *tail;  /* oldest first */
 	long queued;
 	long peak;                    /* most queued since memory was last trimmed */
@@ -59,12 +64,28 @@ struct writer {
 	struct row_text texts[BATCH_ROWS];
 };
 
+/* Waits until the writer takes a batch out of a full queue, or QUEUE_WAIT_S.
+ * The client already has its answer: a worker waiting here only leaves new
+ * requests to the others, so the proxy slows down rather than lose captures. */
+static void wait_for_room(struct writer *w)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += QUEUE_WAIT_S;
+	while (w->queued >= w->cfg->capture_queue_max && !w->stopping)
+		if (pthread_cond_timedwait(&w->room, &w->lock, &until) == ETIMEDOUT)
+			break;
+}
+
 void writer_push(struct writer *w, struct capture *c)
 {
 	struct capture *drop = NULL;
 
 	c->next = NULL;
 	pthread_mutex_lock(&w->lock);
+	if (w->queued >= w->cfg->capture_queue_max)
+		wait_for_room(w);
 	if (w->queued >= w->cfg->capture_queue_max) {
 		drop = w->head;
 		w->head = drop->next;
@@ -82,8 +103,9 @@ void writer_push(struct writer *w, struct capture *c)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	if (drop) {
-		log_error("capture queue full (CAPTURE_QUEUE_MAX=%d): capture %s dropped",
-			  w->cfg->capture_queue_max, drop->id);
+		log_error("capture queue full (CAPTURE_QUEUE_MAX=%d) for %d s: capture %s dropped "
+			  "from memory (its journal keeps it for the next start)",
+			  w->cfg->capture_queue_max, QUEUE_WAIT_S, drop->id);
 		capture_free(drop);
 	}
 }
@@ -104,6 +126,8 @@ static int take_batch(struct writer *w, struct capture **v, int max)
 		bytes += (long)(c->req_body.len + c->resp_body.len);
 		v[n++] = c;
 	}
+	if (n)
+		pthread_cond_broadcast(&w->room);
 	return n;
 }
 
@@ -486,6 +510,7 @@ struct writer *writer_start(const struct config *cfg, struct journal *journal)
 		log_error("cannot create spool directory %s: %s", cfg->spool_dir, strerror(errno));
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
+	pthread_cond_init(&w->room, NULL);
 	if (pthread_create(&w->tid, NULL, writer_main, w)) {
 		log_error("cannot start the writer thread: %s", strerror(errno));
 		abort();
@@ -500,6 +525,7 @@ void writer_stop(struct writer *w)
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
 	pthread_cond_broadcast(&w->wake);
+	pthread_cond_broadcast(&w->room);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->tid, NULL);
 	if (w->dropped)
@@ -507,5 +533,6 @@ void writer_stop(struct writer *w)
 	PQfinish(w->db);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);
+	pthread_cond_destroy(&w->room);
 	free(w);
 }

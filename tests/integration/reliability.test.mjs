@@ -905,3 +905,48 @@ describe('retention under load (MAX_REQUESTS_HISTORY=50)', () => {
 		await s.stop();
 	});
 });
+
+describe('a full capture queue (CAPTURE_QUEUE_MAX=8)', () => {
+	let up, s;
+	before(async () => {
+		up = await upstreamLib.start();
+		s = await startStack({ name: 'queuefull', env: { OPENAI_API_BASE: up.url, CAPTURE_QUEUE_MAX: '8', LOG_LEVEL: 'INFO' } });
+	});
+	after(async () => {
+		try { await s?.stop(); } finally { await up?.stop(); }
+	});
+
+	test('80 calls from 16 clients while the table is locked: all answered, none dropped, all stored once it is free', async (t) => {
+		const holder = new pg.Client({ connectionString: s.databaseUrl });
+		await holder.connect();
+		const body = chat('gpt-4o-mini'), headers = jsonHeaders();
+		const ids = [], bad = [];
+		let left = 80;
+		try {
+			await holder.query('BEGIN');
+			await holder.query('LOCK TABLE captures IN ACCESS EXCLUSIVE MODE');
+			await Promise.all(Array.from({ length: 16 }, async () => {
+				while (left-- > 0) {
+					const r = await httpCall(`${s.proxyUrl}/v1/chat/completions`, { body, headers });
+					if (r.status !== 200 || !r.complete || !UUID_RE.test(r.headers['x-capture-id'] || '')) bad.push(`${r.status} ${r.error}`);
+					else ids.push(r.headers['x-capture-id']);
+				}
+			}));
+			await sleep(1500);
+		} finally {
+			await holder.query('COMMIT').catch(() => {});
+			await holder.end();
+		}
+		assert.deepEqual(bad, [], 'every call answered');
+		const t0 = Date.now();
+		let stored = 0;
+		await waitFor(async () => (stored = (await s.query('SELECT count(*)::int AS n FROM captures WHERE id = ANY($1::uuid[])', [ids]))[0].n) === ids.length,
+			30000, 'every capture in the table').catch(() => assert.fail(`${stored} of ${ids.length} captures stored; log:\n${s.log().split('\n').filter((l) => /ERROR|WARN/.test(l)).slice(-5).join('\n')}`));
+		note(t, 'queue_full', { calls: ids.length, stored_after_unlock_ms: Date.now() - t0 });
+		assert.ok(!/dropped/.test(s.log()), 'no capture dropped from the queue');
+	});
+
+	test('stops cleanly on SIGTERM without sanitizer reports', async () => {
+		await s.stop();
+	});
+});
