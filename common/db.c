@@ -81,3 +81,10 @@ PGconn *db_connect(const char *url, const char *application_name, int connect_ti
 	PQfinish(conn);
 	return NULL;
 }
+
+bool db_timed_out(const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state && (!strcmp(state, "57014") || !strcmp(state, "55P03"));
+}

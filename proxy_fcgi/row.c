@@ -6,15 +6,28 @@
 #include "row.h"
 #include "banned.h"
 
-static const char insert_head[] =
-	"INSERT INTO captures (id, started_at, instance, client_addr, method, path, query,"
-	" request_headers, request_content_type, request_body, request_body_bin,"
-	" request_body_size, request_body_truncated, status, response_headers,"
-	" response_content_type, response_body, response_body_bin, response_body_size,"
-	" response_body_truncated, streamed, sse_events, reply_text, model,"
-	" prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens,"
-	" finish_reason, outcome, error, ttfb_ms, duration_ms, key_hint, key_fingerprint,"
-	" search_text, capture_user, capture_session, capture_tags, end_user) VALUES ";
+/* The captures columns a row fills, in parameter order. */
+#define ROW_COLUMNS \
+	"id, started_at, instance, client_addr, method, path, query," \
+	" request_headers, request_content_type, request_body, request_body_bin," \
+	" request_body_size, request_body_truncated, status, response_headers," \
+	" response_content_type, response_body, response_body_bin, response_body_size," \
+	" response_body_truncated, streamed, sse_events, reply_text, model," \
+	" prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens," \
+	" finish_reason, outcome, error, ttfb_ms, duration_ms, key_hint, key_fingerprint," \
+	" search_text, capture_user, capture_session, capture_tags, end_user"
+
+static const char insert_head[] = "INSERT INTO captures (" ROW_COLUMNS ") VALUES ";
+
+/* A session's staging table for rows sent by COPY: the same columns and
+ * types, emptied by every commit. */
+const char row_stage_create_sql[] =
+	"CREATE TEMP TABLE IF NOT EXISTS capture_stage ON COMMIT DELETE ROWS AS SELECT " ROW_COLUMNS
+	" FROM captures WITH NO DATA";
+const char row_stage_copy_sql[] = "COPY capture_stage (" ROW_COLUMNS ") FROM STDIN";
+const char row_stage_insert_sql[] =
+	"INSERT INTO captures (" ROW_COLUMNS ") SELECT " ROW_COLUMNS
+	" FROM capture_stage ON CONFLICT DO NOTHING";
 
 /* The cast of parameter i (1-based) of a row. */
 static const char *param_cast(int i)

@@ -15,6 +15,14 @@
  * The caller frees it. */
 char *row_insert_sql(int rows);
 
+/* Rows too big for parameters (rowcopy.h) go through a temporary staging
+ * table: created in a session's first such transaction, filled by COPY (text format, the row's
+ * values in parameter order), moved into captures in the same transaction
+ * with the same ON CONFLICT DO NOTHING, so replaying stays idempotent. */
+extern const char row_stage_create_sql[];
+extern const char row_stage_copy_sql[];
+extern const char row_stage_insert_sql[];
+
 /* Text forms of a row's numbers; must live as long as the row's parameters. */
 struct row_text {
 	char started[64], req_size[24], resp_size[24], status[24], events[24];

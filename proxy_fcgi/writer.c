@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "row.h"
+#include "rowcopy.h"
 #include "spool.h"
 #include "log.h"
 #include "writer.h"
@@ -61,6 +62,7 @@ struct writer {
 	time_t next_connect;          /* no reconnect attempt before this */
 	int backoff_s;
 	struct spool_row rows[BATCH_ROWS];
+	struct spool_row small[BATCH_ROWS]; /* a batch's rows not sent by COPY */
 	struct row_text texts[BATCH_ROWS];
 };
 
@@ -131,15 +133,6 @@ static int take_batch(struct writer *w, struct capture **v, int max)
 	return n;
 }
 
-/* true if the statement was cancelled by statement_timeout or lock_timeout:
- * the database is hung or locked, not refusing the row. */
-static bool timed_out(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return state && (!strcmp(state, "57014") || !strcmp(state, "55P03"));
-}
-
 /* Reads the results of n queued inserts and the sync. Returns the number of
  * failed statements, or -1 if the connection broke. */
 static int read_results(PGconn *db, int n)
@@ -155,7 +148,7 @@ static int read_results(PGconn *db, int n)
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
 				db_log_error("insert capture", db, res);
-			if (timed_out(res))
+			if (db_timed_out(res))
 				timeout = true;
 			failed++;
 		}
@@ -231,6 +224,27 @@ static int insert_rows(PGconn *db, const struct spool_row *rows, int n)
 	return rc ? 1 : 0;
 }
 
+/* Inserts rows[0..n): the big ones by COPY (rowcopy.h), the rest as
+ * parameters. Returns as insert_rows(), except that on 1 the small rows
+ * may be in: retrying them is harmless (ON CONFLICT DO NOTHING). */
+static int insert_split(struct writer *w, const struct spool_row *rows, int n)
+{
+	const struct spool_row *big[BATCH_ROWS];
+	int nbig = 0, nsmall = 0, i, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if (rowcopy_wanted(&rows[i]))
+			big[nbig++] = &rows[i];
+		else
+			w->small[nsmall++] = rows[i];
+	}
+	if (nsmall)
+		rc = insert_rows(w->db, nsmall == n ? rows : w->small, nsmall);
+	if (nbig && rc == 0)
+		rc = rowcopy_insert(w->db, big, nbig);
+	return rc;
+}
+
 /* Prepares the one-row and the MULTI_ROWS-row INSERT on a new connection. */
 static bool prepare_inserts(PGconn *db)
 {
@@ -291,7 +305,7 @@ static bool db_ready(struct writer *w)
  * take the others down with it. Returns -1 if the database is unreachable. */
 static int write_rows(struct writer *w, const struct spool_row *rows, int n)
 {
-	int rc = insert_rows(w->db, rows, n), i;
+	int rc = insert_split(w, rows, n), i;
 
 	if (rc == 1 && n > 1) {
 		for (i = 0; i < n && rc >= 0; i++)

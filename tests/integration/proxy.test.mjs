@@ -522,6 +522,37 @@ describe('proxy with default settings', () => {
 		assert.ok(stored <= 4 * 1024 * 1024 && stored >= 4 * 1024 * 1024 - 4, `stored ${stored} bytes, CAPTURE_BODY_MAX is 4M`);
 	});
 
+	test('a binary upload bigger than CAPTURE_BODY_MAX goes upstream whole; the capture holds its head byte for byte', async () => {
+		// every byte value, NUL, tab, newline and backslash included: the
+		// capture goes to PostgreSQL by COPY, which escapes them
+		const n = 9 * 1024 * 1024 + 7;
+		const body = Buffer.alloc(n);
+		for (let i = 0; i < n; i++) body[i] = (i * 7 + (i >> 11)) & 255;
+		const r = await rawRequest(`${s.proxyUrl}/v1/files?big=upload`, { method: 'POST', body,
+			headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/octet-stream' } });
+		assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+		const echoed = JSON.parse(r.body);
+		assert.equal(echoed.body_size, n);
+		assert.equal(echoed.body_sha256, sha256(body), 'upstream got the body byte for byte');
+		const row = await s.waitForCapture(assertCaptureId(r.headers['x-capture-id'], 'big upload'));
+		assert.equal(row.request_body_size, n);
+		assert.equal(row.request_body_truncated, true);
+		assert.equal(row.request_body, null);
+		assert.ok(row.request_body_bin.equals(body.subarray(0, 4 * 1024 * 1024)), 'stored head equals the first 4 MB');
+	});
+
+	test('a big text body with tabs, newlines and backslashes is stored exactly', async () => {
+		const content = 'tab\there, line\nnext, CR\r, back\\slash, quote " ✓ '.repeat(4000);
+		const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
+		const r = await rawRequest(`${s.proxyUrl}/v1/chat/completions`, { method: 'POST', body,
+			headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' } });
+		assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+		const row = await s.waitForCapture(assertCaptureId(r.headers['x-capture-id'], 'big text'));
+		assert.equal(row.request_body, body);
+		assert.equal(row.request_body_truncated, false);
+		assert.equal(row.total_tokens, 19);
+	});
+
 	test('a chunked request body (no Content-Length) is forwarded whole', async () => {
 		const part = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'chunked ✓' }] });
 		const body = Buffer.from(part);
