@@ -29,6 +29,18 @@ static void buf_grow(struct buf *b, size_t need)
 	b->alloc = want;
 }
 
+void buf_reserve(struct buf *b, size_t n)
+{
+	if (b->cap != BUF_NO_CAP && n > b->cap)
+		n = b->cap;
+	if (n + 1 <= b->alloc)
+		return;
+	b->data = xrealloc(b->data, n + 1);
+	if (!b->alloc)
+		b->data[0] = '\0';
+	b->alloc = n + 1;
+}
+
 void buf_add(struct buf *b, const void *p, size_t n)
 {
 	size_t room = b->cap - b->len;

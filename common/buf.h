@@ -24,6 +24,10 @@ struct buf {
 
 /* Sets up an empty buffer; allocates nothing. */
 void buf_init(struct buf *b, size_t cap);
+/* Makes room for n bytes (at most the cap) in one allocation: a body of
+ * known size then skips the doubling steps, which would leave freed
+ * chunks behind in the thread's heap. */
+void buf_reserve(struct buf *b, size_t n);
 /* Appends n bytes, keeping what fits under the cap. */
 void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);

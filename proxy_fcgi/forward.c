@@ -28,6 +28,7 @@ struct forward_ctx {
 /* State of one call while curl runs it. */
 struct exchange {
 	FCGX_Request *req;
+	CURL *curl;
 	const struct config *cfg;
 	struct capture *cap;
 	long body_left;        /* request body bytes not yet read; -1: length unknown
@@ -203,6 +204,16 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* A response that announced its length gets its capture buffer at once. */
+static void reserve_response(struct exchange *ex)
+{
+	curl_off_t len = -1;
+
+	if (curl_easy_getinfo(ex->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK &&
+	    len > 0)
+		buf_reserve(&ex->cap->resp_body, (size_t)len);
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct exchange *ex = arg;
@@ -210,6 +221,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 
 	if (!ex->headers_sent && send_headers(ex) < 0)
 		goto gone;
+	if (!ex->cap->resp_body.alloc)
+		reserve_response(ex);
 	/* curl hands over at most 16 KB at a time: a full piece means a big
 	 * body, worth fewer, bigger writes */
 	if (len >= CURL_MAX_WRITE_SIZE && !ex->big_out) {
@@ -306,6 +319,8 @@ static int read_body(struct exchange *ex)
 	struct buf *b = &ex->cap->req_body;
 	char chunk[65536];
 
+	if (ex->body_left > 0)
+		buf_reserve(b, (size_t)ex->body_left);
 	while (ex->body_left != 0 && b->len < b->cap) {
 		size_t want = b->cap - b->len < sizeof(chunk) ? b->cap - b->len : sizeof(chunk);
 		int got;
@@ -675,6 +690,7 @@ struct capture *forward_request(struct forward_ctx *fx, FCGX_Request *req,
 
 	memset(&ex, 0, sizeof(ex));
 	ex.req = req;
+	ex.curl = fx->curl;
 	ex.cfg = cfg;
 	if (!uri || !proxied_path(uri)) {
 		send_error(&ex, 404, "invalid_request_error", "unknown_url",

@@ -483,6 +483,33 @@ static void test_buf_cap(void)
 	buf_release(&b);
 }
 
+/* A reserved body never reallocates on its way to the cap. */
+static void test_buf_reserve(void)
+{
+	struct buf b;
+	char *first;
+
+	buf_init(&b, 100);
+	buf_reserve(&b, 1000);
+	CHECK(b.alloc == 101 && b.len == 0);
+	CHECK_STR(b.data, "");
+	first = b.data;
+	buf_add(&b, "0123456789", 10);
+	buf_reserve(&b, 50);
+	CHECK(b.data == first && b.alloc == 101);
+	while (b.total < 200)
+		buf_add(&b, "0123456789", 10);
+	CHECK(b.data == first && b.len == 100 && b.total == 200 && b.truncated);
+	buf_release(&b);
+
+	buf_init(&b, BUF_NO_CAP);
+	buf_reserve(&b, 10);
+	buf_adds(&b, "0123456789abc");
+	CHECK(b.len == 13 && b.alloc >= 14);
+	CHECK_STR(b.data, "0123456789abc");
+	buf_release(&b);
+}
+
 static void test_buf_grow(void)
 {
 	struct buf b;
@@ -638,6 +665,7 @@ static void test_sha256(void)
 
 int main(void)
 {
+	test_buf_reserve();
 	test_config_defaults();
 	test_config_file();
 	test_config_env_wins();
