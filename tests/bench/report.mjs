@@ -178,6 +178,12 @@ if (targets.includes('ours')) {
 		const grew = (peak - before) / 1024;
 		chk(grew * 1048576 <= 2 * cap + 4 * 1048576,
 			`memory with ${env.big_mb} MB bodies bounded by the capture cap: peak ${num(grew, 1)} MB over the RSS before (≤ 2 × CAPTURE_BODY_MAX + 4 MB = ${num((2 * cap) / 1048576 + 4, 0)} MB)`);
+		const huge = rss('huge', 'ours');
+		if (huge) {
+			const hgrew = (huge.hwm_kb - before) / 1024;
+			chk(hgrew * 1048576 <= 2 * cap + 4 * 1048576,
+				`memory does not grow with the body: one ${num(huge.bytes / 1e6, 0)} MB body up and down, peak ${num(hgrew, 1)} MB over the RSS before (same bound; ${num(grew, 1)} MB with ${env.big_mb} MB)`);
+		}
 	}
 	if (soakGrowth !== null) {
 		chk(soakGrowth <= 2048, `proxy_fcgi RSS flat across ${soak.requests.toLocaleString('en-US')} requests after warm-up, queue drained (${soakGrowth >= 0 ? '+' : ''}${num(soakGrowth / 1024, 1)} MB, limit +2 MB)`);

@@ -32,7 +32,8 @@
 # length of each wrk run and BENCH_ROUNDS their number; BENCH_SOAK=N requests
 # for the RSS soak (0: none); BENCH_CAPSIDE=0|1 the capture-side measurements;
 # BENCH_LOADS=lat,tput,sse,big picks the loads (default all); BENCH_BIG_MB and
-# BENCH_BIG_REPS the size and number of the large bodies; BENCH_CONNS="16 64"
+# BENCH_BIG_REPS the size and number of the large bodies, BENCH_HUGE_X how
+# many times bigger the one body of the memory check is (1: none); BENCH_CONNS="16 64"
 # the connection counts of the throughput loads; BENCH_SQL=STATEMENTS runs in
 # ours' database before the loads (to try a schema or setting change);
 # BENCH_PERF=PHASE profiles the first run of ours in that phase (c64, lat1...):
@@ -59,15 +60,15 @@ esac
 # --- parameters ---------------------------------------------------------------
 if [ "$mode" = smoke ]; then
 	WARM=0 LAT=1 TPUT=1 LAT_ROUNDS=1 TPUT_ROUNDS=1 CONNS="4" SSE_CONC=2 SSE_STREAMS=4 SSE_EVENTS=10 SSE_MS=5
-	BIG_MB=2 BIG_REPS=1 SOAK_REQ=0 CAPSIDE=0
+	BIG_MB=2 BIG_REPS=1 HUGE_X=1 SOAK_REQ=0 CAPSIDE=0
 else
 	WARM=2 LAT=1 TPUT=2 LAT_ROUNDS=5 TPUT_ROUNDS=3 CONNS="16 64" SSE_CONC=16 SSE_STREAMS=64 SSE_EVENTS=40 SSE_MS=10
-	BIG_MB=20 BIG_REPS=3 SOAK_REQ=100000 CAPSIDE=1
+	BIG_MB=20 BIG_REPS=3 HUGE_X=5 SOAK_REQ=100000 CAPSIDE=1
 fi
 [ -n "${BENCH_SECS:-}" ] && LAT=$BENCH_SECS TPUT=$BENCH_SECS
 [ -n "${BENCH_ROUNDS:-}" ] && LAT_ROUNDS=$BENCH_ROUNDS TPUT_ROUNDS=$BENCH_ROUNDS
 SOAK_REQ=${BENCH_SOAK:-$SOAK_REQ} CAPSIDE=${BENCH_CAPSIDE:-$CAPSIDE}
-BIG_MB=${BENCH_BIG_MB:-$BIG_MB} BIG_REPS=${BENCH_BIG_REPS:-$BIG_REPS}
+BIG_MB=${BENCH_BIG_MB:-$BIG_MB} BIG_REPS=${BENCH_BIG_REPS:-$BIG_REPS} HUGE_X=${BENCH_HUGE_X:-$HUGE_X}
 CONNS=${BENCH_CONNS:-$CONNS}
 LOADS=${BENCH_LOADS:-lat,tput,sse,big}
 load() { case ",$LOADS," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -181,6 +182,30 @@ for t in $order; do
 	done
 done
 emit_mem big
+# Memory must follow the capture cap, not the body: ours once more with a
+# body HUGE_X times bigger, up and down (the stub serves big.bin, which holds
+# the huge body meanwhile), peak RSS measured the same way.
+if has ours && load big && [ "$HUGE_X" -gt 1 ]; then
+	huge_bytes=$((big_bytes * HUGE_X))
+	for _ in $(seq "$HUGE_X"); do cat "$big"; done >"$big.huge"
+	chmod 644 "$big.huge"
+	mv "$big" "$big.keep" && mv "$big.huge" "$big"
+	note "memory: one $((BIG_MB * HUGE_X)) MB body up and down through ours"
+	reset_hwm ours
+	mark_phase upload; mark_phase download
+	up=$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+		-H 'Authorization: Bearer sk-bench-0000000000000000000000000000big1' \
+		--data-binary @"$big" "${URL[ours]}/v1/files?bench=upload")
+	down=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' \
+		-H 'Authorization: Bearer sk-bench-0000000000000000000000000000big1' \
+		"${URL[ours]}/v1/files/big/content?bench=download")
+	[ "$up" != 000 ] && count_ours upload 1 0
+	[ "${down% *}" != 000 ] && count_ours download 1 0
+	[ "$up" = 200 ] || fail "$((BIG_MB * HUGE_X)) MB up through ours: status $up"
+	[ "$down" = "200 $huge_bytes" ] || fail "$((BIG_MB * HUGE_X)) MB down through ours: status and bytes $down"
+	emit "{\"kind\":\"rss\",\"phase\":\"huge\",\"target\":\"ours\",\"bytes\":$huge_bytes,\"hwm_kb\":$(mem_sum ours VmHWM),\"rss_kb\":$(mem_sum ours VmRSS)}"
+	mv "$big.keep" "$big"
+fi
 if has ours && load big; then
 	for phase in upload download; do
 		read -r rows dr < <(drain "$phase" "$DRAIN_WAIT")
