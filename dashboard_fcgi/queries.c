@@ -289,9 +289,9 @@ static void groups_sums(struct sqlq *q, long bucket_s)
 		 sqlq_param_long(q, bucket_s));
 }
 
-/* The rows of enum groups_col from g, each followed by the columns of
- * the FROM item `with` (constant SQL, "" for none). */
-static void groups_rows(struct sqlq *q, const char *with)
+/* The rows of enum groups_col from g, each followed by the one row of
+ * totals. */
+static void groups_rows(struct sqlq *q)
 {
 	/* a row per model, but not per each of a million made-up model names */
 	sqlq_add(q,
@@ -305,9 +305,9 @@ static void groups_rows(struct sqlq *q, const char *with)
 		 " row_number() OVER (PARTITION BY GROUPING(model), GROUPING(bucket)"
 		 " ORDER BY sum(n) DESC) AS rank,"
 		 " round(sum(cost), 8), sum(unpriced)"
-		 " FROM c GROUP BY GROUPING SETS ((model), (bucket), ())) t%s%s"
+		 " FROM c GROUP BY GROUPING SETS ((model), (bucket), ())) t CROSS JOIN totals"
 		 " WHERE set <> 1 OR rank <= $%d ORDER BY set, bucket, requests DESC",
-		 *with ? " CROSS JOIN " : "", with, sqlq_param_long(q, QUERIES_MODELS_MAX));
+		 sqlq_param_long(q, QUERIES_MODELS_MAX));
 }
 
 /* The matching captures are read once into m (a search's matches are
@@ -321,7 +321,7 @@ void queries_stats_once(struct sqlq *q, const struct filters *f, long bucket_s)
 	sqlq_add(q, "), totals AS (SELECT" TOTALS_COLS " FROM m),");
 	groups_sums(q, bucket_s);
 	sqlq_add(q, " FROM m GROUP BY 1, 2, 3),");
-	groups_rows(q, "totals");
+	groups_rows(q);
 }
 
 /* true when f sets nothing but the time range and, if allowed, a model and
