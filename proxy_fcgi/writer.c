@@ -55,6 +55,7 @@ struct writer {
 	long peak;                    /* most queued since memory was last trimmed */
 	long big_freed;               /* bytes of big bodies freed since then (writer only) */
 	long dropped;
+	long taken;                   /* captures the writer has taken, ever */
 	int stopping;
 	bool spool_pending;           /* files wait in the spool */
 	long replayed;                /* captures replayed since the spool was last empty */
@@ -72,12 +73,21 @@ struct writer {
 static void wait_for_room(struct writer *w)
 {
 	struct timespec until;
+	long seen = w->taken;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += QUEUE_WAIT_S;
-	while (w->queued >= w->cfg->capture_queue_max && !w->stopping)
-		if (pthread_cond_timedwait(&w->room, &w->lock, &until) == ETIMEDOUT)
+	while (w->queued >= w->cfg->capture_queue_max && !w->stopping) {
+		if (pthread_cond_timedwait(&w->room, &w->lock, &until) != ETIMEDOUT)
+			continue;
+		/* others may have won the room freed meanwhile: give up only
+		 * on a writer that took nothing in all that time */
+		if (w->taken == seen)
 			break;
+		seen = w->taken;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += QUEUE_WAIT_S;
+	}
 }
 
 void writer_push(struct writer *w, struct capture *c)
@@ -128,8 +138,10 @@ static int take_batch(struct writer *w, struct capture **v, int max)
 		bytes += (long)(c->req_body.len + c->resp_body.len);
 		v[n++] = c;
 	}
-	if (n)
+	if (n) {
+		w->taken += n;
 		pthread_cond_broadcast(&w->room);
+	}
 	return n;
 }
 
@@ -240,8 +252,16 @@ static int insert_split(struct writer *w, const struct spool_row *rows, int n)
 	}
 	if (nsmall)
 		rc = insert_rows(w->db, nsmall == n ? rows : w->small, nsmall);
-	if (nbig && rc == 0)
-		rc = rowcopy_insert(w->db, big, nbig);
+	if (!nbig || rc != 0)
+		return rc;
+	rc = rowcopy_insert(w->db, big, nbig);
+	/* COPY refused (no TEMP right, a full temp tablespace, or the data):
+	 * the parameter INSERT needs neither, and tells bad data apart */
+	if (rc == 1) {
+		for (i = 0; i < nbig; i++)
+			w->small[i] = *big[i];
+		rc = insert_rows(w->db, w->small, nbig);
+	}
 	return rc;
 }
 
@@ -286,7 +306,8 @@ static bool db_ready(struct writer *w)
 	if (w->db) {
 		/* a hung or locked database must not hold captures in memory:
 		 * a batch that waits this long goes to the spool instead */
-		PQclear(PQexec(w->db, "SET statement_timeout = '5s'; SET lock_timeout = '1s'"));
+		PQclear(PQexec(w->db, "SET statement_timeout = '5s'; SET lock_timeout = '1s';"
+				     " SET client_min_messages = warning"));
 		if (!prepare_inserts(w->db)) {
 			PQfinish(w->db);
 			w->db = NULL;

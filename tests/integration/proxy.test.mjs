@@ -553,6 +553,28 @@ describe('proxy with default settings', () => {
 		assert.equal(row.total_tokens, 19);
 	});
 
+	test('a big capture is stored even when its COPY is refused (no new tables allowed): the INSERT takes it', async () => {
+		// an event trigger refuses CREATE TABLE, temporary ones included, as a
+		// database without the TEMP right would refuse the COPY's staging table
+		await s.query(`CREATE OR REPLACE FUNCTION test_no_tables() RETURNS event_trigger LANGUAGE plpgsql
+			AS $$ BEGIN RAISE EXCEPTION 'no new tables (test)'; END $$`);
+		await s.query(`CREATE EVENT TRIGGER test_no_tables ON ddl_command_start WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS')
+			EXECUTE FUNCTION test_no_tables()`);
+		try {
+			const content = 'refused copy ✓ '.repeat(5000);
+			const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
+			const r = await rawRequest(`${s.proxyUrl}/v1/chat/completions`, { method: 'POST', body,
+				headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' } });
+			assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+			const row = await s.waitForCapture(assertCaptureId(r.headers['x-capture-id'], 'refused copy'));
+			assert.equal(row.request_body, body);
+			assert.match(s.log(), /no new tables \(test\)/, 'the COPY path was tried and refused');
+		} finally {
+			await s.query('DROP EVENT TRIGGER test_no_tables');
+			await s.query('DROP FUNCTION test_no_tables()');
+		}
+	});
+
 	test('a chunked request body (no Content-Length) is forwarded whole', async () => {
 		const part = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'chunked ✓' }] });
 		const body = Buffer.from(part);
