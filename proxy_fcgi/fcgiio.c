@@ -1,8 +1,10 @@
 /* fcgiio.c - a bigger output buffer for libfcgi's response stream. */
 #include <fastcgi.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "fcgiio.h"
+#include "log.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -50,8 +52,14 @@ int fcgiio_grow_writer(FCGX_Request *req)
 		return 0;
 	if (FCGX_FFlush(out) < 0)
 		return -1;
-	if (!writer_ok(req, out, d))
+	if (!writer_ok(req, out, d)) {
+		static atomic_flag said = ATOMIC_FLAG_INIT;
+
+		if (!atomic_flag_test_and_set(&said))
+			log_warn("libfcgi's stream is not laid out as in 2.4: big responses "
+				 "stay in 8 KB FastCGI records");
 		return 0;
+	}
 	/* malloc's alignment covers the 8 bytes libfcgi aligns to; FreeStream
 	 * frees mBuff, so the new buffer goes where the old one was */
 	nb = xmalloc(OUT_BUF);

@@ -223,6 +223,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		goto gone;
 	if (!ex->cap->resp_body.alloc)
 		reserve_response(ex);
+	capture_add_response(ex->cap, data, len);
 	/* curl hands over at most 16 KB at a time: a full piece means a big
 	 * body, worth fewer, bigger writes */
 	if (len >= CURL_MAX_WRITE_SIZE && !ex->big_out) {
@@ -230,7 +231,6 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		if (fcgiio_grow_writer(ex->req) < 0)
 			goto gone;
 	}
-	capture_add_response(ex->cap, data, len);
 	if (FCGX_PutStr(data, (int)len, ex->req->out) < 0)
 		goto gone;
 	if (ex->cap->streamed && FCGX_FFlush(ex->req->out) < 0)
