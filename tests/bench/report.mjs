@@ -189,7 +189,7 @@ if (targets.includes('ours')) {
 		}
 	}
 	if (soakGrowth !== null) {
-		chk(soakGrowth <= 2048, `proxy_fcgi RSS flat across ${soakHalf.toLocaleString('en-US')} requests after a warm-up of as many, queue drained after each (${soakGrowth >= 0 ? '+' : ''}${num(soakGrowth / 1024, 1)} MB, limit +2 MB)`);
+		chk(soakHalf > 0 && soakGrowth <= 2048, `proxy_fcgi RSS flat across ${soakHalf.toLocaleString('en-US')} requests after a warm-up of as many, queue drained after each (${soakGrowth >= 0 ? '+' : ''}${num(soakGrowth / 1024, 1)} MB, limit +2 MB)`);
 	}
 	for (const c of checks) p(c);
 }

@@ -62,7 +62,7 @@ if [ "$mode" = smoke ]; then
 	WARM=0 LAT=1 TPUT=1 LAT_ROUNDS=1 TPUT_ROUNDS=1 CONNS="4" SSE_CONC=2 SSE_STREAMS=4 SSE_EVENTS=10 SSE_MS=5
 	BIG_MB=2 BIG_REPS=1 HUGE_X=1 SOAK_REQ=0 CAPSIDE=0
 else
-	WARM=2 LAT=1 TPUT=2 LAT_ROUNDS=5 TPUT_ROUNDS=3 CONNS="16 64" SSE_CONC=16 SSE_STREAMS=64 SSE_EVENTS=40 SSE_MS=10
+	WARM=2 LAT=1 TPUT=2 LAT_ROUNDS=5 TPUT_ROUNDS=3 CONNS="16 64" SSE_CONC=16 SSE_STREAMS=256 SSE_EVENTS=40 SSE_MS=10
 	BIG_MB=20 BIG_REPS=3 HUGE_X=5 SOAK_REQ=100000 CAPSIDE=1
 fi
 [ -n "${BENCH_SECS:-}" ] && LAT=$BENCH_SECS TPUT=$BENCH_SECS
@@ -221,7 +221,8 @@ if has ours && [ "$SOAK_REQ" -gt 0 ]; then
 	note "soak: proxy_fcgi RSS across $SOAK_REQ requests in two halves (16 connections, 2 s runs)"
 	samples="[0,$(kb_of "${PIDS[ours]}" VmRSS)]" seg=0 drained=""
 	for half in 1 2; do
-		while [ "${ANSWERED[soak]:-0}" -lt $((SOAK_REQ * half / 2)) ] && [ $seg -lt 60 ]; do
+		seg=0   # each half its own budget of 2 s runs
+		while [ "${ANSWERED[soak]:-0}" -lt $((SOAK_REQ * half / 2)) ] && [ $seg -lt 30 ]; do
 			seg=$((seg + 1))
 			run_wrk ours soak 2 16 2 "$single" nodrain 2>/dev/null
 			samples="$samples,[${ANSWERED[soak]},$(kb_of "${PIDS[ours]}" VmRSS)]"
