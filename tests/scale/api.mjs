@@ -83,14 +83,17 @@ async function sample() {
 			`SELECT id::text, (extract(epoch FROM started_at) * 1000000)::int8::text AS us
 			 FROM captures TABLESAMPLE SYSTEM (0.2) LIMIT 2000`);
 		const keys = (await q(
-			`SELECT key_fingerprint AS k FROM captures WHERE started_at > now() - interval '1 day'
+			`SELECT key_fingerprint AS k FROM captures
+			 WHERE started_at > (SELECT max(started_at) FROM captures) - interval '1 day'
 			   AND key_fingerprint IS NOT NULL GROUP BY 1 ORDER BY count(*)`)).map((r) => r.k);
 		const bounds = (await q(
 			`SELECT (extract(epoch FROM min(started_at)) * 1000)::int8::text AS lo,
 			        (extract(epoch FROM max(started_at)) * 1000)::int8::text AS hi FROM captures`))[0];
-		// words found in only one of a few hundred recent captures: rare ones
+		// words found in only one of a few hundred of the newest captures: rare
+		// ones (relative to the newest capture, not now: a demo database ages)
 		const rare = (await q(
-			`SELECT word FROM ts_stat('SELECT search FROM captures WHERE started_at > now() - interval ''3 hours'' LIMIT 400')
+			`SELECT word FROM ts_stat('SELECT search FROM captures WHERE started_at >
+			   (SELECT max(started_at) FROM captures) - interval ''3 hours'' LIMIT 400')
 			 WHERE ndoc = 1 AND length(word) BETWEEN 6 AND 12 AND word ~ '^[a-z]+$' ORDER BY md5(word) LIMIT 40`)).map((r) => r.word);
 		// who made the calls, with how many each: the answers to check against
 		const users = (await q(
@@ -138,6 +141,7 @@ function cases(s) {
 	const at = () => s.lo + rand() * span;
 	const key = s.keys.length ? s.keys[0] : 'ffffffffffffffff';
 	const rare = s.rare.length ? s.rare : ['zzzzzz'];
+	if (!s.rare.length) console.error('scale: no rare word in the newest captures: the rare-word case measures a word with no match');
 	const users = s.users.length ? s.users : [{ v: 'nobody@example.invalid', n: 0 }];
 	const insts = s.instances.length ? s.instances : [{ v: 'no-such-instance', n: 0 }];
 	const month = () => `from=${iso(Date.now() - 30 * day)}`;
