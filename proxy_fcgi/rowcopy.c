@@ -113,7 +113,7 @@ static void put_row(struct copy_out *o, const struct spool_row *row)
 	put(o, "\n", 1);
 }
 
-/* Runs sql; true if it gave want. Logs and keeps *failed_res otherwise. */
+/* Runs sql; true if it gave want, else keeps the result in *failed_res. */
 static bool exec_ok(PGconn *db, const char *sql, ExecStatusType want, PGresult **failed_res)
 {
 	PGresult *res = PQexec(db, sql);
