@@ -498,11 +498,11 @@ describe('statistics by streamed, method and path (captures_rollup_calls)', () =
 		return r;
 	}
 
-	/* n captures from `start` (SQL), `step` apart, of every kind in turn. */
+	/* n captures from `start`, `step` apart (SQL), of every kind in turn. */
 	async function insert(n, start, step, instance = null) {
 		await s.query(`INSERT INTO captures (id, started_at, instance, method, path, status, streamed, model,
 				outcome, duration_ms, ttfb_ms, prompt_tokens, completion_tokens)
-			SELECT gen_random_uuid(), ${start} + i * interval '${step}', $2,
+			SELECT gen_random_uuid(), ${start} + i * ${step}, $2,
 				CASE WHEN i % 7 = 0 THEN 'GET' ELSE 'POST' END,
 				CASE WHEN i % 7 = 0 THEN '/v1/models' WHEN i % 2 = 0 THEN '/v1/responses' ELSE '/v1/chat/completions' END,
 				CASE WHEN i % 5 = 0 THEN 429 ELSE 200 END, i % 3 = 0,
@@ -516,7 +516,7 @@ describe('statistics by streamed, method and path (captures_rollup_calls)', () =
 		s = await startStack({ name: 'calls', databaseUrl: db.url, env: { OPENAI_API_BASE: 'http://127.0.0.1:9', INSTANCE_NAME: 'calls' } });
 		// from the start of an hour: the rollup then answers for every hour
 		// but the last ones (the hour of the oldest capture is read from captures)
-		await insert(120, "capture_hour(now() - interval '3 days')", '31 minutes', 'calls');
+		await insert(120, "capture_hour(now() - interval '3 days')", "interval '31 minutes'", 'calls');
 		// the proxy's own refresh may hold the rollup's lock (ours then returns
 		// at once): until every rolled-up hour is in captures_rollup_calls
 		for (const t0 = Date.now(); ;) {
@@ -528,8 +528,11 @@ describe('statistics by streamed, method and path (captures_rollup_calls)', () =
 			assert.ok(Date.now() - t0 < 20000, 'the rollups are built within 20 s');
 			await new Promise((r) => setTimeout(r, 100));
 		}
-		// newer than the rollup reaches: read from the captures
-		await insert(20, "now() - interval '15 minutes'", '20 seconds');
+		// newer than the rollup reaches, read from the captures: within the
+		// current hour, which no refresh rolls up before its 10th minute past
+		// (rows in an hour already rolled up count only after the next refresh)
+		const from = "greatest(now() - interval '15 minutes', capture_hour(now()))";
+		await insert(20, from, `(now() - ${from}) / 20`);
 	});
 
 	after(async () => {
