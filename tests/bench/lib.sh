@@ -233,13 +233,26 @@ perf_roles() {
 }
 
 # run_sse TARGET PHASE: the streaming client against a target; its JSON
-# summary in SSE_JS.
+# summary in SSE_JS, with the CPU per stream of the target's processes (ours:
+# its writer's until the round's captures are stored) as "cpu_us".
 run_sse() {
-	local t=$1 phase=$2
+	local t=$1 phase=$2 cpu0 n ok ev
 	[ "$t" = ours ] && mark_phase "$phase"
-	SSE_JS=$(node "$here/sse-client.mjs" "${URL[$t]}/v1/chat/completions?stream=true&bench=$phase" \
+	[ -x "$state/sse-client" ] || cc -O2 -o "$state/sse-client" "$here/sse-client.c" ||
+		die "cannot build tests/bench/sse-client.c"
+	cpu0=$(cpu_roles "$t")
+	SSE_JS=$("${BENCH_SSE_CLIENT:-$state/sse-client}" "${URL[$t]}/v1/chat/completions?stream=true&bench=$phase" \
 		"$SSE_CONC" "$SSE_STREAMS" 2>>"$out/sse-client.log")
 	[ -n "$SSE_JS" ] || { fail "sse-client against $t printed nothing"; SSE_JS='{"ok":0,"statuses":{}}'; }
-	[ "$t" = ours ] && count_ours "$phase" "$(json_get "$SSE_JS" 'Object.values(j.statuses || {}).reduce((a, b) => a + b, 0)')" "$SSE_CONC"
+	n=$(json_get "$SSE_JS" 'Object.values(j.statuses || {}).reduce((a, b) => a + b, 0)')
+	read -r ok ev < <(json_get "$SSE_JS" '`${j.ok} ${j.events}`')
+	[ "$ok" = "$SSE_STREAMS" ] && [ "$ev" = $((SSE_STREAMS * (SSE_EVENTS + 1))) ] ||
+		fail "streams through $t: $ok of $SSE_STREAMS whole, $ev of $((SSE_STREAMS * (SSE_EVENTS + 1))) events"
+	if [ "$t" = ours ]; then
+		count_ours "$phase" "$n" "$SSE_CONC"
+		read -r rows _ < <(drain "$phase" "$DRAIN_WAIT")
+		[ "$rows" -lt "${ANSWERED[$phase]}" ] && fail "ours, $phase: ${ANSWERED[$phase]} answered, $rows rows"
+	fi
+	SSE_JS="${SSE_JS%\}},\"cpu_us\":$(cpu_json "$cpu0" "$(cpu_roles "$t")" "$n")}"
 	return 0
 }

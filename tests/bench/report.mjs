@@ -26,7 +26,16 @@ const wrk = (phase, t) => {
 	return agg;
 };
 const rps = (w) => (w && w.duration_us ? w.requests / (w.duration_us / 1e6) : null);
-const sse = (t) => lines.find((l) => l.kind === 'sse' && l.target === t);
+// Streams ran in rounds too: counts add up, percentiles and CPU are the median of the rounds'.
+const sse = (t) => {
+	const rs = lines.filter((l) => l.kind === 'sse' && l.target === t);
+	if (!rs.length) return undefined;
+	const agg = { rounds: rs.length, cpu_us: {} };
+	for (const k of ['streams', 'ok', 'failed', 'events', 'coalesced']) agg[k] = rs.reduce((a, l) => a + (l[k] || 0), 0);
+	for (const k of ['ttfe_p50_ms', 'ttfe_p99_ms', 'delay_p50_ms', 'delay_p99_ms']) agg[k] = median(rs.map((l) => l[k]).filter((v) => v !== null && v !== undefined));
+	for (const k of Object.keys(rs[0].cpu_us || {})) agg.cpu_us[k] = median(rs.map((l) => l.cpu_us?.[k] ?? 0));
+	return agg;
+};
 const big = (t, dir) => {
 	const b = lines.find((l) => l.kind === 'big' && l.target === t && l.dir === dir);
 	return b && b.secs.length ? b.bytes / 1e6 / median(b.secs) : null;
@@ -79,6 +88,7 @@ measures.push(['ours: every capture in PostgreSQL, s after the load (1 conn' + c
 measures.push(
 	['stream: added time to first event p50 / p99 (ms)', (t) => [added(sseq('ttfe_p50_ms'))(t), added(sseq('ttfe_p99_ms'))(t)], null, 'none'],
 	['stream: added delay per event p50 / p99 (ms)', (t) => [added(sseq('delay_p50_ms'))(t), added(sseq('delay_p99_ms'))(t)], null, 'none'],
+	['stream: CPU per stream (µs)', (t) => { const c = sse(t)?.cpu_us; return t === 'direct' || !c || !Object.keys(c).length ? null : c; }, null, 'cpu'],
 	[`upload ${env.big_mb || '?'} MB (MB/s)`, (t) => big(t, 'up'), int, 'both'],
 	[`download ${env.big_mb || '?'} MB (MB/s)`, (t) => big(t, 'down'), int, 'both'],
 	['peak RSS under load (MB)', (t) => mb(rss('loads', t)?.hwm_kb), (v) => num(v, 1), 'none'],
@@ -114,7 +124,7 @@ p();
 const memNote = rss('loads', 'ours_lighttpd') ? ` Ours' RSS is proxy_fcgi alone; its lighttpd adds ${num(mb(rss('loads', 'ours_lighttpd').hwm_kb), 1)} MB (${num(mb(rss('big', 'ours_lighttpd')?.hwm_kb), 1)} MB with large bodies), PostgreSQL is not counted.` : '';
 p(`Loads: a ~1 KB chat request POSTed for a fixed ~1 KB reply; ${env.lat_rounds} rounds of ${env.lat_s} s at 1 connection timed request by request by tests/bench/latency.c, ` +
 	`${env.tput_rounds} rounds of ${env.tput_s} s at ${conns.join(' and ')} connections by wrk ${env.wrk || ''} with tests/bench/post.lua, the targets in turn; percentiles are the median of the rounds'; ` +
-	`streams: ${sse('direct')?.streams ?? '?'} streamed chat completions per target through sse-client.mjs, each event stamped by the stub; ` +
+	`streams: ${sse('direct')?.rounds ?? '?'} rounds of ${sse('direct') ? sse('direct').streams / sse('direct').rounds : '?'} streamed chat completions per target through tests/bench/sse-client.c, the targets in turn, each event stamped by the stub, percentiles the median of the rounds'; ` +
 	`large bodies: median of curl runs. RSS: VmHWM of the process tree (nginx: master + workers).${memNote}` +
 	(mitmSse && mitmSse.coalesced ? ` mitmproxy buffers whole responses to capture them (${mitmSse.coalesced} of ${mitmSse.events} events arrived together).` : ''));
 p();

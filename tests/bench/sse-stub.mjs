@@ -7,7 +7,7 @@
 // INTERVAL_MS (default 10), then a finish chunk with usage and "data: [DONE]".
 // The first delta goes out with the headers. Each chunk carries "bench_t", the
 // send time in nanoseconds on the monotonic clock (process.hrtime), which
-// sse-client.mjs subtracts from its own receive time: one machine, one clock,
+// sse-client.c subtracts from its own receive time: one machine, one clock,
 // so that difference is the delay of that one event through whatever sits in
 // between. The nginx stub of run.sh forwards POST /v1/chat/completions?stream=true
 // here (proxy_buffering off), so every target reaches it by the same path.
