@@ -68,6 +68,8 @@ void capture_free(struct capture *c)
 	buf_release(&c->req_body);
 	buf_release(&c->resp_body);
 	buf_release(&c->resp_tail);
+	if (c->sse_on)
+		sse_release(&c->sse);
 	buf_release(&c->req_headers_json);
 	buf_release(&c->resp_headers_json);
 	usage_release(&c->usage);
@@ -199,14 +201,31 @@ static const char *tail_resync(const struct buf *t, size_t *n)
 	return p;
 }
 
+void capture_read_events(struct capture *c)
+{
+	if (!c->streamed)
+		return;
+	if (!c->sse_on) {
+		sse_init(&c->sse, SSE_EVENT_MAX);
+		c->sse_on = true;
+	}
+	/* capture_finish may have cut a partial character off the end */
+	if (c->resp_body.len > c->sse_fed)
+		sse_feed(&c->sse, c->resp_body.data + c->sse_fed,
+			 c->resp_body.len - c->sse_fed, on_event, &c->usage);
+	c->sse_fed = c->resp_body.len;
+}
+
+/* The head of the stream (what capture_read_events has not read yet) and,
+ * when it was cut, its tail. */
 static void read_stream(struct capture *c)
 {
 	struct sse_parser p;
 
-	sse_init(&p, SSE_EVENT_MAX);
-	sse_feed(&p, c->resp_body.data, c->resp_body.len, on_event, &c->usage);
-	c->sse_events = p.events;
-	sse_release(&p);
+	capture_read_events(c);
+	c->sse_events = c->sse.events;
+	sse_release(&c->sse);
+	c->sse_on = false;
 	if (c->resp_body.truncated && c->resp_tail.len) {
 		size_t n;
 		const char *s = tail_resync(&c->resp_tail, &n);

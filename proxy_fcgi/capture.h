@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "keymask.h"
+#include "sse.h"
 #include "usage.h"
 #include "uuid.h"
 
@@ -49,6 +50,9 @@ struct capture {
 	struct buf resp_tail;        /* last bytes of a cut stream */
 	bool streamed;
 	long sse_events;             /* -1 when not streamed */
+	struct sse_parser sse;       /* the stream read so far (capture_read_events) */
+	size_t sse_fed;              /* bytes of resp_body it has read */
+	bool sse_on;
 	struct usage usage;
 	enum outcome outcome;
 	char *error;                 /* NULL when completed */
@@ -74,6 +78,10 @@ void capture_free(struct capture *c);
 /* Appends response bytes: the head up to the cap and, once a stream passes
  * the cap, its last CAPTURE_TAIL_MAX bytes too (they hold the final usage). */
 void capture_add_response(struct capture *c, const char *p, size_t len);
+/* Reads the events a stream's new bytes complete (usage, reply). Called
+ * after each piece is passed on, it spreads over the stream work that would
+ * otherwise come all at once at its end, when other streams' events wait. */
+void capture_read_events(struct capture *c);
 const char *capture_outcome_name(enum outcome o);
 /* Records an X-Capture-User, -Session or -Tags header (others are ignored);
  * tags are split on commas and trimmed. */

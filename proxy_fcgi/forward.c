@@ -235,6 +235,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		goto gone;
 	if (ex->cap->streamed && FCGX_FFlush(ex->req->out) < 0)
 		goto gone;
+	capture_read_events(ex->cap);
 	return len;
 gone:
 	/* returning short makes curl stop the upstream transfer */

@@ -119,6 +119,50 @@ static void test_truncated_stream_usage(void)
 	capture_free(c);
 }
 
+/* A stream read while it arrives (after each piece, cut anywhere, also past
+ * the cap) reads as the same stream read once at its end. */
+static void test_stream_read_as_it_arrives(void)
+{
+	static const char *ev[] = {
+		"data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+		"\"choices\":[{\"index\":0,\"delta\":{\"content\":\"caf\xc3\xa9 \"}}]}\r\n\r\n",
+		": keep-alive\n\nevent: message\ndata: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+		"\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\xe2\x9c\x93 done\"}}]}\n\n",
+		"data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[],"
+		"\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10}}\n\ndata: [DONE]\n\n",
+	};
+	size_t caps[] = { 4096, 150 }, cut, i, k;
+	struct buf all;
+
+	buf_init(&all, BUF_NO_CAP);
+	for (i = 0; i < 3; i++)
+		buf_adds(&all, ev[i]);
+	for (k = 0; k < 2; k++)
+		for (cut = 1; cut < 40; cut += 3) {
+			struct capture *a = capture_new(caps[k]), *b = capture_new(caps[k]);
+
+			a->streamed = b->streamed = true;
+			for (i = 0; i < all.len; i += cut) {
+				size_t n = all.len - i < cut ? all.len - i : cut;
+
+				capture_add_response(a, all.data + i, n);
+				capture_read_events(a);
+				capture_add_response(b, all.data + i, n);
+			}
+			capture_finish(a);
+			capture_finish(b);
+			CHECK(a->sse_events == b->sse_events);
+			CHECK(a->sse_events == (k ? 1 : 4));
+			CHECK(a->usage.prompt_tokens == 7 && b->usage.prompt_tokens == 7);
+			CHECK(a->usage.reply.len == b->usage.reply.len);
+			CHECK(!memcmp(a->usage.reply.data, b->usage.reply.data, a->usage.reply.len));
+			CHECK_STR(a->search_text, b->search_text);
+			capture_free(a);
+			capture_free(b);
+		}
+	buf_release(&all);
+}
+
 static void test_attribution(void)
 {
 	struct capture *c = capture_new(1024);
@@ -145,5 +189,6 @@ int main(void)
 	test_response_drop();
 	test_headers_json();
 	test_truncated_stream_usage();
+	test_stream_read_as_it_arrives();
 	return check_done("test_headers");
 }
