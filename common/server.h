@@ -16,7 +16,7 @@ struct server {
 	/* Optional: makes a thread's context (a curl handle, a db connection). */
 	void *(*thread_init)(void *app);
 	void (*thread_free)(void *ctx);
-	/* Serves one accepted request; must call FCGX_Finish_r itself (early, so
+	/* Serves one accepted request; must call server_finish itself (early, so
 	 * lighttpd is answered before slow bookkeeping). */
 	void (*handle)(FCGX_Request *req, void *ctx, void *app);
 	/* Optional: runs once after the last request finished. */
@@ -31,6 +31,9 @@ void server_block_signals(void);
 void server_write_pidfile(const char *name);
 /* true once a stop signal arrived: long transfers check it to end early. */
 bool server_stopping(void);
+/* FCGX_Finish_r, closing the connection at once when lingering on it
+ * serves nothing (a Unix socket, the request body read to its end). */
+void server_finish(FCGX_Request *req);
 /* Runs the accept loop until a stop signal; returns 0, or -1 if it could not
  * start (not under a FastCGI server, thread creation failed). */
 int server_run(struct server *s);

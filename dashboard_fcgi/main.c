@@ -63,7 +63,7 @@ static void handle(FCGX_Request *fr, void *ctx, void *app)
 	log_debug("%s %s %d %.1f ms", r.method, r.path, r.status,
 		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	/* frees the parameters r.method points into */
-	FCGX_Finish_r(fr);
+	server_finish(fr);
 	free(r.path);
 }
 

@@ -710,6 +710,10 @@ struct capture *forward_request(struct forward_ctx *fx, FCGX_Request *req,
 			   "capture proxy: request body is larger than MAX_REQUEST_BODY");
 	} else {
 		relay(fx, &ex, uri, headers);
+		/* the body's end mark: lighttpd sent it with the last byte, and
+		 * having read it lets server_finish close at once */
+		if (ex.body_left == 0 && req->in && !FCGX_HasSeenEOF(req->in))
+			FCGX_GetChar(req->in);
 	}
 	curl_slist_free_all(headers);
 	free(ex.connection);

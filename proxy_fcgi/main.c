@@ -63,7 +63,7 @@ static void handle(FCGX_Request *req, void *ctx, void *arg)
 	c->instance = xstrdup(app->instance);
 	capture_finish(c);
 	journal_append(app->journal, &w->jf, c);
-	FCGX_Finish_r(req);
+	server_finish(req);
 	log_debug("%s %s %s -> %d %s %.1f ms", c->id, c->method, c->path, c->status,
 		  capture_outcome_name(c->outcome), c->duration_ms);
 	writer_push(app->writer, c);
