@@ -73,8 +73,9 @@ static bool listens_on_unix(void)
  * read and two wake-ups). */
 void server_finish(FCGX_Request *req)
 {
-	if (unix_listen && req->in && FCGX_HasSeenEOF(req->in))
-		req->detached = 1;
+	/* an error also marks the stream as ended: only a clean end counts */
+	req->detached = unix_listen && req->in && FCGX_HasSeenEOF(req->in) &&
+			!FCGX_GetError(req->in);
 	FCGX_Finish_r(req);
 }
 

@@ -1,5 +1,6 @@
-/* fcgiio.c - a bigger output buffer for libfcgi's response stream. */
+/* fcgiio.c - a bigger output buffer for libfcgi's response stream; the body's end mark. */
 #include <fastcgi.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -70,4 +71,17 @@ int fcgiio_grow_writer(FCGX_Request *req)
 	out->wrNext = nb + sizeof(FCGI_Header);
 	out->stop = out->rdNext = d->buffStop;
 	return 1;
+}
+
+void fcgiio_read_end(FCGX_Request *req)
+{
+	int flags;
+
+	if (!req->in || FCGX_HasSeenEOF(req->in))
+		return;
+	flags = fcntl(req->ipcFd, F_GETFL);
+	if (flags < 0 || fcntl(req->ipcFd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return;
+	FCGX_GetChar(req->in);
+	fcntl(req->ipcFd, F_SETFL, flags);
 }

@@ -710,16 +710,15 @@ struct capture *forward_request(struct forward_ctx *fx, FCGX_Request *req,
 			   "capture proxy: request body is larger than MAX_REQUEST_BODY");
 	} else {
 		relay(fx, &ex, uri, headers);
-		/* the body's end mark: lighttpd sent it with the last byte, and
-		 * having read it lets server_finish close at once */
-		if (ex.body_left == 0 && req->in && !FCGX_HasSeenEOF(req->in))
-			FCGX_GetChar(req->in);
 	}
 	curl_slist_free_all(headers);
 	free(ex.connection);
 	/* the client has every byte now; only the end of the response waits */
 	if (ex.req->out)
 		FCGX_FFlush(ex.req->out);
+	/* having read the body's end mark lets server_finish close at once */
+	if (ex.body_left == 0)
+		fcgiio_read_end(req);
 	ex.cap->duration_ms = ms_since(ex.cap->started_us);
 	return ex.cap;
 }

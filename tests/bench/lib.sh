@@ -236,7 +236,7 @@ perf_roles() {
 # summary in SSE_JS, with the CPU per stream of the target's processes (ours:
 # its writer's until the round's captures are stored) as "cpu_us".
 run_sse() {
-	local t=$1 phase=$2 cpu0 n ok ev
+	local t=$1 phase=$2 cpu0 n ok ev rows
 	[ "$t" = ours ] && mark_phase "$phase"
 	[ -x "$state/sse-client" ] || cc -O2 -o "$state/sse-client" "$here/sse-client.c" ||
 		die "cannot build tests/bench/sse-client.c"
