@@ -241,7 +241,7 @@ run_sse() {
 	[ -x "$state/sse-client" ] || cc -O2 -o "$state/sse-client" "$here/sse-client.c" ||
 		die "cannot build tests/bench/sse-client.c"
 	cpu0=$(cpu_roles "$t")
-	SSE_JS=$("${BENCH_SSE_CLIENT:-$state/sse-client}" "${URL[$t]}/v1/chat/completions?stream=true&bench=$phase" \
+	SSE_JS=$("$state/sse-client" "${URL[$t]}/v1/chat/completions?stream=true&bench=$phase" \
 		"$SSE_CONC" "$SSE_STREAMS" 2>>"$out/sse-client.log")
 	[ -n "$SSE_JS" ] || { fail "sse-client against $t printed nothing"; SSE_JS='{"ok":0,"statuses":{}}'; }
 	n=$(json_get "$SSE_JS" 'Object.values(j.statuses || {}).reduce((a, b) => a + b, 0)')
