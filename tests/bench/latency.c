@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dial.h"
+
 #define RESP_MAX (1 << 20)
 
 static long now_us(void)
@@ -30,20 +32,6 @@ static long now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
-
-static int dial(const char *host, int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-	if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
-	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		perror("latency: connect");
-		exit(2);
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
 }
 
 static int write_all(int fd, const char *p, size_t n)

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dial.h"
+
 #define IO_MAX (256 * 1024)
 #define STATUS_MAX 600
 
@@ -77,20 +79,6 @@ static void add(struct samples *s, double x)
 			exit(2);
 	}
 	s->v[s->n++] = x;
-}
-
-static int dial(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-	if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
-	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		perror("sse-client: connect");
-		exit(2);
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
 }
 
 /* Writes the request (small: one write suffices on a fresh socket buffer). */
@@ -274,7 +262,7 @@ static int on_read(struct conn *c, int ep)
 		close(c->fd);
 		if (c->todo == 0)
 			return 1;
-		c->fd = dial();
+		c->fd = dial(host, port);
 		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 	}
 	if (start(c) < 0) {
@@ -338,7 +326,7 @@ int main(int argc, char **argv)
 		struct conn *c = &conns[i];
 
 		c->todo = total / conc + (i < total % conc);
-		c->fd = dial();
+		c->fd = dial(host, port);
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = c };
 		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 		if (start(c) < 0) {
