@@ -94,22 +94,17 @@ static void snippet_expr(struct sqlq *q, const struct filters *f)
 		 sqlq_param(q, f->search));
 }
 
-/* The rows of the page, from the filtered rows: walking newest first and
- * stopping after the page (many matches), or gathering all the matches
- * through their indexes and sorting them (few: the planner, hoping to find
- * a LIMIT's worth early, would otherwise walk the whole table for a rare
- * word). */
-static void list_rows(struct sqlq *q, const struct list_params *lp, bool few)
+#define LIST_COLUMNS \
+	" id, started_at, method, left(path, 2048) AS path," \
+	" left(query, 2048) AS query, status, duration_ms, ttfb_ms," \
+	" left(model, 256) AS model, streamed, prompt_tokens, completion_tokens," \
+	" total_tokens, outcome, left(error, 512) AS error, key_hint, key_fingerprint," \
+	" request_body_size, response_body_size, reply_text, search_text, instance," \
+	" capture_user, capture_session, capture_tags, end_user, cached_tokens"
+
+/* " WHERE …" of the list: the filters, and the cursor when there is one. */
+static void list_where(struct sqlq *q, const struct list_params *lp)
 {
-	sqlq_add(q, few ? " FROM (WITH hits AS MATERIALIZED (SELECT" : " FROM (SELECT");
-	sqlq_add(q,
-		 " id, started_at, method, left(path, 2048) AS path,"
-		 " left(query, 2048) AS query, status, duration_ms, ttfb_ms,"
-		 " left(model, 256) AS model, streamed, prompt_tokens, completion_tokens,"
-		 " total_tokens, outcome, left(error, 512) AS error, key_hint, key_fingerprint,"
-		 " request_body_size, response_body_size, reply_text, search_text, instance,"
-		 " capture_user, capture_session, capture_tags, end_user, cached_tokens"
-		 " FROM captures");
 	where_filters(q, &lp->f);
 	if (lp->has_cursor) {
 		int t = sqlq_param_long(q, lp->cursor.us);
@@ -117,15 +112,87 @@ static void list_rows(struct sqlq *q, const struct list_params *lp, bool few)
 
 		sqlq_add(q, " AND (started_at, id) < (" TS_PARAM ", $%d::uuid)", t, i);
 	}
-	if (few)
-		sqlq_add(q, ") SELECT * FROM hits");
+}
+
+/* " ORDER BY … LIMIT … [OFFSET …]": the page, newest first. */
+static void list_page(struct sqlq *q, const struct list_params *lp)
+{
 	sqlq_add(q, " ORDER BY started_at DESC, id DESC LIMIT $%d",
 		 sqlq_param_long(q, lp->page_size + 1));
 	if (!lp->has_cursor && lp->page > 1)
 		sqlq_add(q, " OFFSET $%d",
 			 sqlq_param_long(q, (long long)(lp->page - 1) * lp->page_size));
+}
+
+/* The keys of the matches in one slice of time before hi (at, older than
+ * lo_days before it, newer than hi_days before it: 0 for no bound), newest
+ * first: "(SELECT … ORDER BY …)". Gathered in full by the CTE named cte,
+ * which PostgreSQL runs only when the ORDER BY asks for its first row. */
+static void few_slice(struct sqlq *q, const struct list_params *lp, const char *cte,
+		      int hi, int newer_days, int older_days)
+{
+	sqlq_add(q, " %s AS MATERIALIZED (SELECT id, started_at FROM captures", cte);
+	list_where(q, lp);
+	if (newer_days)
+		sqlq_add(q, " AND started_at < coalesce(" TS_PARAM ", now()) - interval '%d days'",
+			 hi, newer_days);
+	if (older_days)
+		sqlq_add(q, " AND started_at >= coalesce(" TS_PARAM ", now()) - interval '%d days'",
+			 hi, older_days);
+	sqlq_add(q, ")");
+}
+
+/* Where the newest matches are looked for first: the last day, the six
+ * before it, then the rest (days before the cursor, the end of the range
+ * or now). */
+#define FEW_NEWEST_DAYS 1
+#define FEW_WEEK_DAYS 7
+
+/* The keys of the page's rows when few rows match: each slice's matches
+ * are gathered through their indexes and sorted; a slice is read only when
+ * the newer ones held less than the page (a rare word read 600 scattered
+ * table pages for a page of 50; now the last week's share of them). */
+static void few_keys(struct sqlq *q, const struct list_params *lp)
+{
+	long long upto = (long long)(lp->has_cursor ? 1 : lp->page) * lp->page_size + 1;
+	int hi = lp->has_cursor ? sqlq_param_long(q, lp->cursor.us)
+		 : lp->f.has_to ? sqlq_param_long(q, lp->f.to_us) : sqlq_param(q, NULL);
+
+	sqlq_add(q, " FROM (WITH");
+	few_slice(q, lp, "h1", hi, 0, FEW_NEWEST_DAYS);
+	sqlq_add(q, ",");
+	few_slice(q, lp, "h2", hi, FEW_NEWEST_DAYS, FEW_WEEK_DAYS);
+	sqlq_add(q, ",");
+	few_slice(q, lp, "h3", hi, FEW_WEEK_DAYS, 0);
+	sqlq_add(q,
+		 " SELECT id AS k_id, started_at AS k_at FROM ("
+		 "(SELECT * FROM h1 ORDER BY started_at DESC, id DESC) UNION ALL"
+		 " (SELECT * FROM h2 ORDER BY started_at DESC, id DESC) UNION ALL"
+		 " (SELECT * FROM h3 ORDER BY started_at DESC, id DESC) LIMIT $%d) w",
+		 sqlq_param_long(q, upto));
+	list_page(q, lp);
+	sqlq_add(q, ") k");
+}
+
+/* The rows of the page, from the filtered rows: walking newest first and
+ * stopping after the page (many matches), or from the keys few_keys()
+ * finds (few: the planner, hoping to find a LIMIT's worth early, would
+ * otherwise walk the whole table for a rare word), reading the wide
+ * columns of the page's rows only. */
+static void list_rows(struct sqlq *q, const struct list_params *lp, bool few)
+{
+	if (few) {
+		sqlq_add(q, " FROM (SELECT" LIST_COLUMNS);
+		few_keys(q, lp);
+		sqlq_add(q, " JOIN captures c ON c.id = k.k_id AND c.started_at = k.k_at) p");
+	} else {
+		sqlq_add(q, " FROM (SELECT" LIST_COLUMNS " FROM captures");
+		list_where(q, lp);
+		list_page(q, lp);
+		sqlq_add(q, ") p");
+	}
 	/* priced here, on the page's rows only: capture_cost() per row is 50 us */
-	sqlq_add(q, ") p" QUERIES_PRICE_JOIN("p") " ORDER BY p.started_at DESC, p.id DESC");
+	sqlq_add(q, QUERIES_PRICE_JOIN("p") " ORDER BY p.started_at DESC, p.id DESC");
 }
 
 void queries_list(struct sqlq *q, const struct list_params *lp, bool few)
@@ -233,11 +300,13 @@ void queries_body(struct sqlq *q, const char *id, int64_t around_ms, bool respon
 	where_id(q, id, around_ms);
 }
 
-void queries_bounds(struct sqlq *q)
+void queries_bounds(struct sqlq *q, bool first)
 {
-	sqlq_add(q,
-		 "SELECT (extract(epoch FROM (SELECT min(started_at) FROM captures)) * 1000000)::int8,"
-		 " (extract(epoch FROM now()) * 1000000)::int8");
+	/* min() is planned over every partition and its indexes: skipped when
+	 * the range has its start */
+	sqlq_add(q, first ? "SELECT (extract(epoch FROM (SELECT min(started_at) FROM captures))"
+		 " * 1000000)::int8," : "SELECT NULL::int8,");
+	sqlq_add(q, " (extract(epoch FROM now()) * 1000000)::int8");
 }
 
 /* The totals of /api/stats over the rows of the FROM that follows (enum

@@ -480,6 +480,61 @@ describe('filtered counts stop at 1,000', () => {
 	});
 });
 
+describe('few matches are looked for in the last day, then the week, then before', () => {
+	let s;
+	const ids = [];        // the matches, newest first
+
+	before(async () => {
+		s = await startStack({ name: 'slices', env: { OPENAI_API_BASE: 'http://127.0.0.1:9' } });
+		// 7 matches in the last day, 7 between 1 and 7 days ago (2 of them at
+		// the same instant), 7 older; other rows between them
+		const ago = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.99, 1.01, 2, 3, 3, 4, 5, 6.99, 7.01, 8, 10, 12, 15, 20, 25];
+		const rows = await s.query(`INSERT INTO captures (id, started_at, method, path, status, outcome, search_text)
+			SELECT gen_random_uuid(), now() - d * interval '1 day', 'POST', '/v1/chat/completions', 200,
+				'completed', 'sliceword ' || d
+			FROM unnest($1::float8[]) d RETURNING id, started_at`, [ago]);
+		rows.sort((a, b) => (b.started_at - a.started_at) || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0));
+		ids.push(...rows.map((r) => r.id));
+		await s.query(`INSERT INTO captures (id, started_at, method, path, status, outcome, search_text)
+			SELECT gen_random_uuid(), now() - i * interval '1 hour', 'POST', '/v1/chat/completions', 200,
+				'completed', 'other words' FROM generate_series(1, 40) i`);
+	});
+
+	after(async () => {
+		await s?.stop();
+	});
+
+	test('pages by number and by cursor return every match once, newest first', async () => {
+		for (const size of [3, 5, 8, 21, 30]) {
+			const byPage = [];
+			for (let page = 1; page <= Math.ceil(ids.length / size); page++) {
+				const l = await getOk(s, `/api/requests?search=sliceword&page_size=${size}&page=${page}`);
+				assert.equal(l.total, ids.length);
+				assert.equal(l.total_exact, true);
+				byPage.push(...l.requests.map((r) => r.id));
+			}
+			assert.deepEqual(byPage, ids, `page_size=${size}, by page number`);
+			const byCursor = [];
+			let url = `/api/requests?search=sliceword&page_size=${size}`;
+			for (;;) {
+				const l = await getOk(s, url);
+				byCursor.push(...l.requests.map((r) => r.id));
+				assert.equal(l.has_more, byCursor.length < ids.length, `page_size=${size}: has_more`);
+				if (!l.next_cursor) break;
+				url = `/api/requests?search=sliceword&page_size=${size}&cursor=${l.next_cursor}&page=2`;
+			}
+			assert.deepEqual(byCursor, ids, `page_size=${size}, by cursor`);
+		}
+	});
+
+	test('the slices count back from the end of the range', async () => {
+		const to = new Date(Date.now() - 9 * 86400e3).toISOString();
+		const l = await getOk(s, `/api/requests?search=sliceword&page_size=3&to=${encodeURIComponent(to)}`);
+		assert.deepEqual(l.requests.map((r) => r.id), ids.slice(16, 19), 'the newest 3 matches before to=');
+		assert.equal(l.total, 5);
+	});
+});
+
 describe('dashboard login (DASHBOARD_AUTH_FILE)', () => {
 	let s, dir;
 
