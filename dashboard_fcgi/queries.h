@@ -83,8 +83,9 @@ void queries_body(struct sqlq *q, const char *id, int64_t around_ms, bool respon
 
 enum bounds_col { BD_FIRST_US, BD_NOW_US };
 
-/* The oldest capture's time (NULL when there is none) and now. */
-void queries_bounds(struct sqlq *q);
+/* The oldest capture's time (NULL when there is none, or when first is
+ * false) and now. */
+void queries_bounds(struct sqlq *q, bool first);
 
 enum totals_col {
 	TC_REQUESTS, TC_OK, TC_CLIENT_ERRORS, TC_SERVER_ERRORS, TC_FAILED, TC_AVG_MS,

@@ -40,7 +40,7 @@ static bool time_range(struct req *r, const struct filters *f, long long *from_m
 	bool ok = false;
 
 	sqlq_init(&q);
-	queries_bounds(&q);
+	queries_bounds(&q, !f->has_from);
 	res = pg_run(r, &q, false);
 	if (!res)
 		goto out;

@@ -556,6 +556,17 @@ describe('cost, views and age retention', () => {
 		assert.equal(n, 0, 'no view without a comment');
 	});
 
+	test('the statistics functions plan each call for its own filters', async () => {
+		// a generic plan must allow every filter: no covering index, no pruning (sql/013)
+		const rows = await s.query(`SELECT p.proname, p.proconfig FROM pg_proc p
+			WHERE p.pronamespace = 'public'::regnamespace
+			  AND p.proname IN ('captures_stats_totals', 'captures_stats_groups', 'captures_stats_group_by',
+			                    'captures_search_count')`);
+		assert.equal(rows.length, 4, JSON.stringify(rows));
+		for (const r of rows)
+			assert.ok((r.proconfig || []).includes('plan_cache_mode=force_custom_plan'), `${r.proname}: ${r.proconfig}`);
+	});
+
 	test('usage views add up more than 2^31 tokens in one group without an integer overflow', async () => {
 		// A busy key on a cheap model: two calls of 1.5 billion prompt tokens each on one day.
 		await s.query(`INSERT INTO captures (id, started_at, method, path, outcome, status, model,
