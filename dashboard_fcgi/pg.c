@@ -1,6 +1,7 @@
 /* pg.c - the dashboard's statements, connections and database errors. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,24 @@ int sqlq_param_long(struct sqlq *q, long long v)
 	char tmp[32];
 
 	snprintf(tmp, sizeof(tmp), "%lld", v);
+	return sqlq_param(q, tmp);
+}
+
+int sqlq_param_time(struct sqlq *q, long long us)
+{
+	long long s = us / 1000000, frac = us % 1000000;
+	time_t t;
+	struct tm tm;
+	char tmp[48];
+
+	if (frac < 0) {
+		frac += 1000000;
+		s--;
+	}
+	t = (time_t)s;
+	gmtime_r(&t, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 	return sqlq_param(q, tmp);
 }
 

@@ -14,7 +14,7 @@
 #include "buf.h"
 #include "dashboard.h"
 
-#define SQLQ_MAX_PARAMS 32
+#define SQLQ_MAX_PARAMS 128
 #define PG_STATEMENT_TIMEOUT_MS 15000
 
 struct sqlq {
@@ -27,6 +27,9 @@ void sqlq_init(struct sqlq *q);
 /* Adds a parameter (copied; NULL is SQL NULL) and returns its number for $N. */
 int sqlq_param(struct sqlq *q, const char *value);
 int sqlq_param_long(struct sqlq *q, long long v);
+/* Adds microseconds since 1970 as a UTC timestamptz literal: a constant to
+ * the planner, unlike arithmetic on a parameter. */
+int sqlq_param_time(struct sqlq *q, long long us);
 /* Appends SQL text; fmt is a constant whose only conversions are %d for
  * parameter numbers. */
 void sqlq_add(struct sqlq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -180,6 +180,20 @@ static void list_cut_short(struct jw *w)
 	jw_object_end(w);
 }
 
+/* Closes the list: the footer after the rows, or after a failure (last
+ * NULL) the note that the list was cut short. */
+static void list_end(struct req *r, struct jw *w, const struct list_params *lp,
+		     const struct total *t, const struct cursor *last, bool more)
+{
+	jw_array_end(w);
+	if (last)
+		write_footer(w, lp, t, last, more);
+	else
+		list_cut_short(w);
+	jw_object_end(w);
+	reply_write(r, "\n", 1);
+}
+
 /* Streams the rows; the (page_size + 1)th only says that more exist. When
  * the query fails before its first row, pg_next has answered r already. */
 static void stream_rows(struct req *r, const struct list_params *lp, const struct total *t)
@@ -206,14 +220,19 @@ static void stream_rows(struct req *r, const struct list_params *lp, const struc
 	if (!(failed && n == 0)) {
 		if (n == 0)
 			list_begin(r, &w);
-		jw_array_end(&w);
-		if (failed)
-			list_cut_short(&w);
-		else
-			write_footer(&w, lp, t, &last, more);
-		jw_object_end(&w);
-		reply_write(r, "\n", 1);
+		list_end(r, &w, lp, t, failed ? NULL : &last, more);
 	}
+}
+
+/* Nothing matches the filters: the empty page, without asking for it. */
+static void reply_empty(struct req *r, const struct list_params *lp, const struct total *t)
+{
+	struct cursor none = { 0 };
+	struct jw w;
+
+	jw_init(&w, reply_sink, r);
+	list_begin(r, &w);
+	list_end(r, &w, lp, t, &none, false);
 }
 
 void api_requests(struct req *r)
@@ -233,6 +252,10 @@ void api_requests(struct req *r)
 	}
 	if (!count_rows(r, &lp.f, &t))
 		goto out;
+	if (t.exact && t.n == 0) {
+		reply_empty(r, &lp, &t);
+		goto out;
+	}
 	queries_list(&q, &lp, t.exact && filters_besides_time(&lp.f));
 	if (pg_stream(r, &q))
 		stream_rows(r, &lp, &t);

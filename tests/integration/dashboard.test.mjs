@@ -527,6 +527,35 @@ describe('few matches are looked for in the last day, then the week, then before
 		}
 	});
 
+	test('every filter at once, with a cursor, in every slice', async () => {
+		// the slices repeat the filters three times: 60-odd parameters
+		const [row] = await s.query(`INSERT INTO captures (id, started_at, method, path, status, outcome, model,
+				streamed, key_fingerprint, instance, capture_user, end_user, capture_session, capture_tags, search_text)
+			VALUES (gen_random_uuid(), now() - interval '30 days', 'POST', '/v1/chat/completions', 200, 'completed',
+				'gpt-4o', true, '0123456789abcdef', 'slice-proxy', 'ann', 'end-ann', 'sess-1', ARRAY['t1'],
+				'sliceword with every filter') RETURNING id`);
+		try {
+			const first = await getOk(s, '/api/requests?search=sliceword&page_size=1');
+			const all = 'search=sliceword&model=gpt-4o&status=2xx&method=POST&path=chat&streamed=true' +
+				'&key=0123456789ABCDEF&outcome=completed&instance=slice-proxy&user=ann&end_user=end-ann' +
+				`&session=sess-1&tag=t1&from=${encodeURIComponent(new Date(Date.now() - 40 * 86400e3).toISOString())}` +
+				`&to=${encodeURIComponent(new Date(Date.now() + 60e3).toISOString())}`;
+			for (const q of [all, `${all}&cursor=${first.next_cursor}&page=2`, `${all}&page=1&page_size=2`]) {
+				const l = await getOk(s, `/api/requests?${q}`);
+				assert.deepEqual(l.requests.map((r) => r.id), [row.id], q);
+				assert.equal(l.total, 1, q);
+			}
+		} finally {
+			await s.query('DELETE FROM captures WHERE id = $1', [row.id]);
+		}
+	});
+
+	test('nothing matches: an empty page', async () => {
+		const l = await getOk(s, '/api/requests?search=nosuchsliceword&page_size=4');
+		assert.deepEqual([l.requests, l.total, l.total_exact, l.pages, l.has_more, l.next_cursor],
+			[[], 0, true, 0, false, null]);
+	});
+
 	test('the slices count back from the end of the range', async () => {
 		const to = new Date(Date.now() - 9 * 86400e3).toISOString();
 		const l = await getOk(s, `/api/requests?search=sliceword&page_size=3&to=${encodeURIComponent(to)}`);
