@@ -1,9 +1,9 @@
 /* pg.c - the dashboard's statements, connections and database errors. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "log.h"
@@ -49,7 +49,12 @@ int sqlq_param_time(struct sqlq *q, long long us)
 		s--;
 	}
 	t = (time_t)s;
-	gmtime_r(&t, &tm);
+	/* a cursor can say any time: past the years a literal can spell, the
+	 * infinities order the same way */
+	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
+		return sqlq_param(q, us < 0 ? "-infinity" : "infinity");
+	if (tm.tm_year + 1900 < 1)
+		return sqlq_param(q, "-infinity");
 	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 	return sqlq_param(q, tmp);

@@ -161,8 +161,9 @@ static long long now_us(void)
 
 /* The keys of the page's rows when few rows match: each slice's matches
  * are gathered through their indexes and sorted; a slice is read only when
- * the newer ones held less than the page (a rare word read 600 scattered
- * table pages for a page of 50; now the last week's share of them). */
+ * the newer ones held less than the page (at a million captures a rare
+ * word read its 600 scattered table pages for one page; now the last
+ * week's share of them). */
 static void few_keys(struct sqlq *q, const struct list_params *lp)
 {
 	long long upto = (long long)(lp->has_cursor ? 1 : lp->page) * lp->page_size + 1;

@@ -11,6 +11,7 @@
 #include "../../dashboard_fcgi/events.c"
 #include "../../dashboard_fcgi/hostcheck.c"
 #include "../../dashboard_fcgi/pgjson.c"
+#include "pg.h"
 
 /* --- helpers -------------------------------------------------------------- */
 
@@ -508,6 +509,30 @@ static void test_host(void)
 	CHECK(!addr_is_loopback("192.168.1.2"));
 }
 
+/* Slice edges of the list go to PostgreSQL as timestamptz literals. */
+static void test_param_time(void)
+{
+	static const struct { long long us; const char *want; } cases[] = {
+		{ 0, "1970-01-01 00:00:00.000000+00" },
+		{ 1764203045123456LL, "2025-11-27 00:24:05.123456+00" },
+		{ -1, "1969-12-31 23:59:59.999999+00" },
+		{ 253402300799999999LL, "9999-12-31 23:59:59.999999+00" },
+		{ 253402300800000000LL, "infinity" },    /* year 10000 */
+		{ 9223372036854775807LL, "infinity" },   /* a cursor's largest time */
+		{ -62135596801000000LL, "-infinity" },   /* 1 second before year 1 */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sqlq q;
+
+		sqlq_init(&q);
+		CHECK(sqlq_param_time(&q, cases[i].us) == 1);
+		CHECK_STR(q.values[0], cases[i].want);
+		sqlq_release(&q);
+	}
+}
+
 int main(void)
 {
 	test_qs();
@@ -523,5 +548,6 @@ int main(void)
 	test_events();
 	test_text_array();
 	test_host();
+	test_param_time();
 	return check_done("test_dashboard_query");
 }
