@@ -6,8 +6,9 @@
 -- of the table instead of the covering index (captures_stats_idx) and
 -- prunes no partition when it plans. At a million captures, after a few
 -- calls with other filters, a day's statistics went from 27 ms to 250-400
--- ms. Planning each call costs 1-3 ms. captures_search_count (005) already
--- does this. A later CREATE OR REPLACE of these functions must keep the SET.
+-- ms; planned per call they stay at 24-27 ms. captures_search_count (005)
+-- already does this. A later CREATE OR REPLACE of these functions must keep
+-- the SET (tests/integration/team.test.mjs checks it).
 ALTER FUNCTION captures_stats_totals(timestamptz, timestamptz, text, text, boolean, text, text)
     SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION captures_stats_groups(timestamptz, timestamptz, text, bigint, integer, text, boolean, text, text)
