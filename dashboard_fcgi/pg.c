@@ -199,6 +199,34 @@ out:
 	return res;
 }
 
+/* true when sql (a command) succeeded, else logs why. */
+static bool exec_command(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		log_warn("dashboard write: %s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+bool pg_write(struct ctx *ctx, const struct sqlq *q)
+{
+	PGresult *res;
+	bool ok;
+
+	if (pg_ready(ctx) < 0 || !exec_command(ctx->conn, "BEGIN READ WRITE"))
+		return false;
+	res = PQexecParams(ctx->conn, q->sql.data, q->n, NULL, (const char *const *)q->values,
+			   NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		log_warn("dashboard write: %s", PQerrorMessage(ctx->conn));
+	PQclear(res);
+	return exec_command(ctx->conn, ok ? "COMMIT" : "ROLLBACK") && ok;
+}
+
 bool pg_stream(struct req *r, const struct sqlq *q)
 {
 	PGconn *conn;

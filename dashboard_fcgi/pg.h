@@ -42,6 +42,10 @@ int pg_ready(struct ctx *ctx);
  * with a JSON error (503 when the database is down or the query timed out,
  * 500 otherwise). */
 PGresult *pg_run(struct req *r, const struct sqlq *q, bool binary);
+/* Runs q, a write, in a read-write transaction of its own (sessions are
+ * read-only). Answers nothing: false after logging the failure (on a
+ * read-only replica, a warning). */
+bool pg_write(struct ctx *ctx, const struct sqlq *q);
 /* Starts q in single-row mode: rows then come one by one from pg_next.
  * false after answering r with a JSON error. */
 bool pg_stream(struct req *r, const struct sqlq *q);

@@ -418,14 +418,19 @@ static bool only_time(const struct filters *f, bool model_instance)
 	return !filters_any(&other);
 }
 
-/* The rollups split by model, and either by instance (captures_rollup) or
- * by streamed, method and path (captures_rollup_calls, sql/011_rollup_calls.sql). */
+/* The rollups split by model, and either by instance (captures_rollup), by
+ * streamed, method and path (captures_rollup_calls, sql/011_rollup_calls.sql)
+ * or by a watched search (captures_rollup_searches, sql/014_search_rollup.sql). */
 bool queries_stats_rollup_fits(const struct filters *f)
 {
 	struct filters other = *f;
 
 	if (f->instance)
 		return only_time(f, true);
+	if (f->search) {
+		other.search = NULL;
+		return only_time(&other, true);
+	}
 	other.streamed = -1;
 	other.method = NULL;
 	other.path_like = NULL;
@@ -441,16 +446,43 @@ static void rollup_args(struct sqlq *q, const struct filters *f)
 	sqlq_add(q, TS_PARAM ", " TS_PARAM ", $%d::text", from, to, sqlq_param(q, f->model));
 }
 
-/* ", $instance, $streamed, $method, $path" of the statistics functions:
- * NULL when not filtered. */
+/* "$search, $search_like, $search_method": a search as where_search
+ * matches it (NULL when f has none). */
+static void search_args(struct sqlq *q, const struct filters *f)
+{
+	int s = sqlq_param(q, f->search);
+	int l = sqlq_param(q, f->search_like);
+
+	sqlq_add(q, "$%d::text, $%d::text, $%d::text", s, l, sqlq_param(q, f->search_method));
+}
+
+/* ", $instance, $streamed, $method, $path, <search_args>" of the statistics
+ * functions: NULL when not filtered. */
 static void rollup_call_args(struct sqlq *q, const struct filters *f)
 {
 	const char *streamed = f->streamed < 0 ? NULL : f->streamed ? "true" : "false";
 	int i = sqlq_param(q, f->instance);
 	int s = sqlq_param(q, streamed);
 
-	sqlq_add(q, ", $%d::text, $%d::boolean, $%d::text, $%d::text", i, s,
+	sqlq_add(q, ", $%d::text, $%d::boolean, $%d::text, $%d::text, ", i, s,
 		 sqlq_param(q, f->method), sqlq_param(q, f->path_like));
+	search_args(q, f);
+}
+
+void queries_search_rolled(struct sqlq *q, const struct filters *f)
+{
+	int from = f->has_from ? sqlq_param_long(q, f->from_us) : sqlq_param(q, NULL);
+
+	sqlq_add(q, "SELECT captures_search_rolled(");
+	search_args(q, f);
+	sqlq_add(q, ", " TS_PARAM ")", from);
+}
+
+void queries_search_watch(struct sqlq *q, const struct filters *f)
+{
+	sqlq_add(q, "SELECT captures_search_watch(");
+	search_args(q, f);
+	sqlq_add(q, ")");
 }
 
 void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f)

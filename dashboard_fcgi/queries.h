@@ -94,9 +94,11 @@ enum totals_col {
 };
 
 /* true when the filters are a time range, a model and an instance at most,
- * or a time range, a model, streamed, method and path at most: the ones the
- * hourly rollups (sql/005_scale.sql, 007_attribution.sql,
- * 011_rollup_calls.sql) can answer. */
+ * or a time range, a model, streamed, method and path at most, or a time
+ * range, a model and a search: the ones the hourly rollups
+ * (sql/005_scale.sql, 007_attribution.sql, 011_rollup_calls.sql,
+ * 014_search_rollup.sql) can answer; a search only once it is rolled up
+ * (queries_search_rolled). */
 bool queries_stats_rollup_fits(const struct filters *f);
 /* One row (enum totals_col): counts, average and percentile latency and
  * tokens of the filtered captures, from captures_stats_totals(): the
@@ -104,6 +106,12 @@ bool queries_stats_rollup_fits(const struct filters *f);
  * from latency histograms (within 3 %). Only when
  * queries_stats_rollup_fits(f). */
 void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f);
+/* One boolean: whether the rollup of f's search reaches back to f's start
+ * (else its statistics are read from the captures). */
+void queries_search_rolled(struct sqlq *q, const struct filters *f);
+/* Records that the statistics of f's search were read (a write: run it
+ * with pg_write). */
+void queries_search_watch(struct sqlq *q, const struct filters *f);
 
 enum groups_col {
 	GC_SET, GC_MODEL, GC_BUCKET_MS, GC_REQUESTS, GC_FAILED, GC_AVG_MS, GC_MAX_MS,

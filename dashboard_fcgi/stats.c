@@ -235,20 +235,67 @@ static PGresult *run(struct req *r, struct sqlq *q)
 	return res;
 }
 
+/* Whether the totals and the groups come from the hourly rollups (see
+ * queries_stats_rollup_fits): a search's only once its rollup reaches the
+ * start of the range. -1 after answering r with an error. */
+static int use_rollup(struct req *r, const struct filters *f)
+{
+	PGresult *res;
+	struct sqlq q;
+	int yes;
+
+	if (!queries_stats_rollup_fits(f))
+		return 0;
+	if (!f->search)
+		return 1;
+	sqlq_init(&q);
+	queries_search_rolled(&q, f);
+	res = pg_run(r, &q, false);
+	yes = !res ? -1 : PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	sqlq_release(&q);
+	return yes;
+}
+
+/* Statistics of a search that summed at least this many captures are worth
+ * a rollup of their own: read from the captures they take ~100 ms. */
+#define WATCH_MIN_REQUESTS 20000
+
+/* Asks for the rollup of a search whose statistics summed many captures,
+ * or marks it used (sql/014_search_rollup.sql). On a read-only replica
+ * this fails (logged) and the statistics stay as answered. */
+static void watch_search(struct req *r, const struct filters *f, const struct stats_results *sr)
+{
+	const PGresult *totals = sr->totals ? sr->totals : sr->groups;
+	struct sqlq q;
+
+	if (!f->search || !queries_stats_rollup_fits(f) ||
+	    pj_long(totals, 0, sr->totals_at + TC_REQUESTS, 0) < WATCH_MIN_REQUESTS)
+		return;
+	sqlq_init(&q);
+	queries_search_watch(&q, f);
+	pg_write(r->ctx, &q);
+	sqlq_release(&q);
+}
+
 /* Runs the totals and the groups queries and (with a grouping) the group_by
  * query. The totals and the groups come from the hourly rollups when the
- * filters are a time range, a model and an instance, or a time range, a
- * model, streamed, method and path at most (a few thousand rows instead of
- * every capture), else both from one pass over the captures. false after
- * answering r with the error of the first that failed. */
+ * filters are a time range, a model and an instance, a time range, a
+ * model, streamed, method and path, or a time range, a model and a rolled
+ * up search at most (a few thousand rows instead of every capture), else
+ * both from one pass over the captures. false after answering r with the
+ * error of the first that failed. */
 static bool run_all(struct req *r, const struct filters *f, enum group_by g, long bucket_s,
 		    struct stats_results *sr)
 {
+	int rollup = use_rollup(r, f);
 	struct sqlq q;
 	bool ok = false;
 
+	if (rollup < 0)
+		return false;
 	sqlq_init(&q);
-	if (queries_stats_rollup_fits(f)) {
+	if (rollup) {
 		queries_stats_totals_rollup(&q, f);
 		sr->totals = run(r, &q);
 		if (!sr->totals)
@@ -296,6 +343,7 @@ void api_stats(struct req *r)
 	bucket_s = bucket_seconds((to_ms - from_ms) / 1000);
 	if (!run_all(r, &f, g, bucket_s, &sr))
 		goto out;
+	watch_search(r, &f, &sr);
 	reply_start(r, 200, "application/json; charset=utf-8", REPLY_NO_STORE, NULL);
 	jw_init(&w, reply_sink, r);
 	write_stats(&w, &sr, g, from_ms, to_ms, bucket_s);

@@ -1,0 +1,167 @@
+// tests/integration/search-rollup.test.mjs - the statistics of a search read often come
+// from a rollup of their own (captures_search_watch, captures_rollup_searches:
+// sql/014_search_rollup.sql).
+//
+// 30,000 captures over three days, three in four with the word "invoice" in their text
+// and a few with it only in their path (the search's ILIKE extra). /api/stats?search=invoice
+// sums more than 20,000 captures, so the dashboard records the search; refreshing the
+// rollups then builds its rows, and the same statistics come from them. Every count, sum
+// and bound is compared with a count of the captures themselves, before and after, for
+// the whole range, a time range and a model; percentiles from the rollup's histogram
+// within 3 %.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, createDatabase, dropDatabase, rawRequest } from '../lib/stack.mjs';
+
+const MATCH = "(search @@ websearch_to_tsquery('simple', 'invoice') OR path ILIKE '%invoice%' OR id::text ILIKE '%invoice%')";
+
+describe('statistics of a watched search (captures_rollup_searches)', () => {
+	let s, db;
+	const since = new Date(Date.now() - 30 * 3600e3).toISOString();
+
+	async function getOk(path) {
+		const r = await rawRequest(s.webUrl + path);
+		assert.equal(r.status, 200, `${path}: ${r.status} ${r.body.toString('utf8').slice(0, 300)}`);
+		return JSON.parse(r.body.toString('utf8'));
+	}
+
+	/* The statistics of the captures matching the SQL condition w, counted here. */
+	async function direct(w) {
+		const [r] = await s.query(`SELECT count(*)::int AS n,
+			count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed')::int AS failed,
+			count(*) FILTER (WHERE status >= 500)::int AS c5xx,
+			coalesce(sum(prompt_tokens), 0)::int AS prompt, coalesce(sum(completion_tokens), 0)::int AS completion,
+			avg(duration_ms) AS avg_ms, avg(ttfb_ms) AS avg_ttfb,
+			percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+			percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
+			(extract(epoch FROM min(started_at)) * 1000)::int8::text AS first_ms,
+			(extract(epoch FROM max(started_at)) * 1000)::int8::text AS last_ms
+			FROM captures WHERE ${w}`);
+		return r;
+	}
+
+	/* /api/stats?q against the captures matching w: exact, or with exact
+	 * false, percentiles within 3 % (the rollup's histograms). */
+	async function check(q, w, exact) {
+		const st = await getOk(`/api/stats?${q}`);
+		const e = await direct(w);
+		assert.ok(e.n > 0, `${q}: matches something`);
+		assert.equal(st.total_requests, e.n, `${q}: total_requests`);
+		assert.equal(st.failed_requests, e.failed, `${q}: failed_requests`);
+		assert.equal(st.errors.server_5xx, e.c5xx, `${q}: server_5xx`);
+		assert.equal(st.tokens.prompt, e.prompt, `${q}: prompt tokens`);
+		assert.equal(st.tokens.completion, e.completion, `${q}: completion tokens`);
+		assert.ok(Math.abs(st.avg_response_time_ms - e.avg_ms) < 1e-6, `${q}: avg ${st.avg_response_time_ms} vs ${e.avg_ms}`);
+		assert.ok(Math.abs(st.avg_ttfb_ms - e.avg_ttfb) < 1e-6, `${q}: avg ttfb ${st.avg_ttfb_ms} vs ${e.avg_ttfb}`);
+		for (const [got, want, name] of [[st.p50_response_time_ms, e.p50, 'p50'], [st.p95_response_time_ms, e.p95, 'p95']]) {
+			if (exact) assert.ok(Math.abs(got - want) < 1e-6, `${q}: ${name} ${got} vs ${want}`);
+			else assert.ok(Math.abs(got - want) <= 0.03 * want, `${q}: ${name} ${got} vs ${want}`);
+		}
+		assert.equal(String(st.first_ms), e.first_ms, `${q}: first_ms`);
+		assert.equal(String(st.last_ms), e.last_ms, `${q}: last_ms`);
+		const sum = (xs) => xs.reduce((a, x) => a + x.requests, 0);
+		assert.equal(sum(st.models), e.n, `${q}: per model`);
+		assert.equal(sum(st.timeline.points), e.n, `${q}: timeline`);
+		return st;
+	}
+
+	/* n captures from `start`, `step` apart (SQL). */
+	async function insert(n, start, step) {
+		await s.query(`INSERT INTO captures (id, started_at, method, path, status, streamed, model, outcome,
+				duration_ms, ttfb_ms, prompt_tokens, completion_tokens, search_text)
+			SELECT gen_random_uuid(), ${start} + i * ${step}, 'POST',
+				CASE WHEN i % 101 = 0 THEN '/v1/invoice/lookup' ELSE '/v1/chat/completions' END,
+				CASE WHEN i % 11 = 0 THEN 500 ELSE 200 END, i % 3 = 0,
+				CASE WHEN i % 4 < 2 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END, 'completed',
+				100 + (i * 37) % 5000, 10 + i % 90, i % 1000, i % 500,
+				CASE WHEN i % 4 = 3 THEN 'where is my refund' ELSE 'about the invoice ' || i END
+			FROM generate_series(0, $1 - 1) i`, [n]);
+	}
+
+	async function rolled(from = null) {
+		const [{ yes }] = await s.query(`SELECT captures_search_rolled('invoice', '%invoice%', NULL, $1) AS yes`, [from]);
+		return yes;
+	}
+
+	/* Refreshes until the rollup of the search reaches the oldest capture
+	 * (the proxy's own refresh may hold the lock: ours then returns at once). */
+	async function untilRolled() {
+		for (const t0 = Date.now(); !(await rolled());) {
+			assert.ok(Date.now() - t0 < 30000, 'the search is rolled up within 30 s');
+			await s.query('SELECT captures_rollup_refresh(true)');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+	}
+
+	before(async () => {
+		db = await createDatabase('search_rollup');
+		s = await startStack({ name: 'search-rollup', databaseUrl: db.url, env: { OPENAI_API_BASE: 'http://127.0.0.1:9' } });
+		await insert(30000, "capture_hour(now() - interval '3 days')", "interval '8 seconds'");
+		for (const t0 = Date.now(); ;) {
+			const [{ until }] = await s.query('SELECT captures_rollup_refresh(true), (SELECT rolled_until FROM captures_rollup_state) AS until');
+			if (until) break;
+			assert.ok(Date.now() - t0 < 20000, 'the rollups are built within 20 s');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+	});
+
+	after(async () => {
+		try { await s?.stop(); } finally { if (db) await dropDatabase(db.db); }
+	});
+
+	test('a search summing over 20,000 captures is read from the captures, then watched', async () => {
+		const [{ n }] = await s.query(`SELECT count(*)::int AS n FROM captures_search_watch`);
+		assert.equal(n, 0, 'no search is watched before any statistics');
+		await check('search=refund', "search @@ websearch_to_tsquery('simple', 'refund') OR path ILIKE '%refund%' OR id::text ILIKE '%refund%'", true);
+		assert.equal((await s.query('SELECT count(*)::int AS n FROM captures_search_watch'))[0].n, 0,
+			'a search of 7,500 captures is not watched');
+		await check('search=invoice', MATCH, true);
+		const rows = await s.query('SELECT search, search_like, search_method, built_from FROM captures_search_watch');
+		assert.deepEqual(rows.map((r) => [r.search, r.search_like, r.search_method]), [['invoice', '%invoice%', null]]);
+		assert.ok(rows[0].built_from, 'the watch starts where the rollup is');
+	});
+
+	test('once rolled up, the same statistics come from captures_rollup_searches', async () => {
+		await untilRolled();
+		const [{ n }] = await s.query(`SELECT count(*)::int AS n FROM captures_rollup_searches WHERE period = 'hour'`);
+		assert.ok(n > 0, 'captures_rollup_searches holds hour rows');
+		const st = await check('search=invoice', MATCH, false);
+		await check(`search=invoice&from=${since}`, `${MATCH} AND started_at >= '${since}'`, false);
+		await check('search=invoice&model=gpt-4o-mini', `${MATCH} AND model = 'gpt-4o-mini'`, false);
+		// the rollup is what was read: a changed row shows in the answer
+		await s.query("UPDATE captures_rollup_searches SET requests = requests + 1000 WHERE period = 'hour'");
+		try {
+			assert.equal((await getOk('/api/stats?search=invoice')).total_requests, st.total_requests + 1000 * n,
+				'search=invoice is summed from captures_rollup_searches');
+		} finally {
+			await s.query("UPDATE captures_rollup_searches SET requests = requests - 1000 WHERE period = 'hour'");
+		}
+	});
+
+	test('captures newer than the rollup, and late ones in rolled-up hours, are counted', async () => {
+		await untilRolled();
+		// within the current hour, which no refresh rolls up before its 10th minute past
+		const from = "greatest(now() - interval '15 minutes', capture_hour(now()))";
+		await insert(20, from, `(now() - ${from}) / 20`);
+		await check('search=invoice', MATCH, false);
+		// a late capture in an hour already rolled up: the hourly check rebuilds that hour
+		await insert(4, "now() - interval '50 hours'", "interval '1 second'");
+		await s.query('SELECT captures_rollup_refresh(true)');
+		await check('search=invoice', MATCH, false);
+	});
+
+	test('a watch unused for 30 days is dropped with its rows', async () => {
+		await untilRolled();
+		await s.query("UPDATE captures_search_watch SET used_at = now() - interval '31 days'");
+		for (const t0 = Date.now(); (await s.query('SELECT count(*)::int AS n FROM captures_search_watch'))[0].n > 0;) {
+			assert.ok(Date.now() - t0 < 20000, 'the unused watch is dropped within 20 s');
+			await s.query('SELECT captures_rollup_refresh(true)');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		const [{ n }] = await s.query('SELECT count(*)::int AS n FROM captures_rollup_searches');
+		assert.equal(n, 0, 'its rollup rows went with it');
+		assert.equal(await rolled(), false);
+		await check('search=invoice', MATCH, true);
+	});
+});
