@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -34,6 +35,8 @@ struct ctx {
 	struct app *app;
 	PGconn *conn;
 	long timeout_ms;           /* conn's statement_timeout (pg.c) */
+	PGconn *wconn;             /* to DATABASE_URL for writes, when reads go to a replica */
+	time_t wconn_failed;       /* when opening wconn last failed (retried a minute later) */
 };
 
 struct req {

@@ -36,8 +36,10 @@ static void thread_free(void *p)
 {
 	struct ctx *ctx = p;
 
-	if (ctx)
+	if (ctx) {
 		PQfinish(ctx->conn);
+		PQfinish(ctx->wconn);
+	}
 	free(ctx);
 }
 

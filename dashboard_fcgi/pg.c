@@ -211,20 +211,47 @@ static bool exec_command(PGconn *conn, const char *sql)
 	return ok;
 }
 
+/* The connection for writes: the reading one, unless the reads go to
+ * DASHBOARD_DATABASE_URL (a replica, maybe) and DATABASE_URL is known: then
+ * one of its own, opened at most once a minute after a failure. NULL when
+ * there is none. */
+static PGconn *write_conn(struct ctx *ctx)
+{
+	const struct config *c = &ctx->app->cfg;
+
+	if (!*c->dashboard_database_url || !*c->database_url ||
+	    !strcmp(c->dashboard_database_url, c->database_url))
+		return pg_ready(ctx) == 0 ? ctx->conn : NULL;
+	if (ctx->wconn && PQstatus(ctx->wconn) == CONNECTION_OK)
+		return ctx->wconn;
+	PQfinish(ctx->wconn);
+	ctx->wconn = NULL;
+	if (time(NULL) - ctx->wconn_failed < 60)
+		return NULL;
+	ctx->wconn = db_connect(c->database_url, "dashboard_fcgi writes", 5);
+	if (!ctx->wconn || !exec_command(ctx->wconn, "SET statement_timeout = " STR(PG_STATEMENT_TIMEOUT_MS))) {
+		PQfinish(ctx->wconn);
+		ctx->wconn = NULL;
+		ctx->wconn_failed = time(NULL);
+	}
+	return ctx->wconn;
+}
+
 bool pg_write(struct ctx *ctx, const struct sqlq *q)
 {
+	PGconn *conn = write_conn(ctx);
 	PGresult *res;
 	bool ok;
 
-	if (pg_ready(ctx) < 0 || !exec_command(ctx->conn, "BEGIN READ WRITE"))
+	if (!conn || !exec_command(conn, "BEGIN READ WRITE"))
 		return false;
-	res = PQexecParams(ctx->conn, q->sql.data, q->n, NULL, (const char *const *)q->values,
+	res = PQexecParams(conn, q->sql.data, q->n, NULL, (const char *const *)q->values,
 			   NULL, NULL, 0);
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (!ok)
-		log_warn("dashboard write: %s", PQerrorMessage(ctx->conn));
+		log_warn("dashboard write: %s", PQerrorMessage(conn));
 	PQclear(res);
-	return exec_command(ctx->conn, ok ? "COMMIT" : "ROLLBACK") && ok;
+	return exec_command(conn, ok ? "COMMIT" : "ROLLBACK") && ok;
 }
 
 bool pg_stream(struct req *r, const struct sqlq *q)

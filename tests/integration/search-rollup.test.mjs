@@ -12,9 +12,24 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { startStack, createDatabase, dropDatabase, rawRequest } from '../lib/stack.mjs';
 
 const MATCH = "(search @@ websearch_to_tsquery('simple', 'invoice') OR path ILIKE '%invoice%' OR id::text ILIKE '%invoice%')";
+
+/* n captures into stack s from `start`, `step` apart (SQL): three in four
+ * with the word invoice in their text, a few with it in their path only. */
+async function insertCaptures(s, n, start, step) {
+	await s.query(`INSERT INTO captures (id, started_at, method, path, status, streamed, model, outcome,
+			duration_ms, ttfb_ms, prompt_tokens, completion_tokens, search_text)
+		SELECT gen_random_uuid(), ${start} + i * ${step}, 'POST',
+			CASE WHEN i % 101 = 0 THEN '/v1/invoice/lookup' ELSE '/v1/chat/completions' END,
+			CASE WHEN i % 11 = 0 THEN 500 ELSE 200 END, i % 3 = 0,
+			CASE WHEN i % 4 < 2 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END, 'completed',
+			100 + (i * 37) % 5000, 10 + i % 90, i % 1000, i % 500,
+			CASE WHEN i % 4 = 3 THEN 'where is my refund' ELSE 'about the invoice ' || i END
+		FROM generate_series(0, $1 - 1) i`, [n]);
+}
 
 describe('statistics of a watched search (captures_rollup_searches)', () => {
 	let s, db;
@@ -66,18 +81,7 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		return st;
 	}
 
-	/* n captures from `start`, `step` apart (SQL). */
-	async function insert(n, start, step) {
-		await s.query(`INSERT INTO captures (id, started_at, method, path, status, streamed, model, outcome,
-				duration_ms, ttfb_ms, prompt_tokens, completion_tokens, search_text)
-			SELECT gen_random_uuid(), ${start} + i * ${step}, 'POST',
-				CASE WHEN i % 101 = 0 THEN '/v1/invoice/lookup' ELSE '/v1/chat/completions' END,
-				CASE WHEN i % 11 = 0 THEN 500 ELSE 200 END, i % 3 = 0,
-				CASE WHEN i % 4 < 2 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END, 'completed',
-				100 + (i * 37) % 5000, 10 + i % 90, i % 1000, i % 500,
-				CASE WHEN i % 4 = 3 THEN 'where is my refund' ELSE 'about the invoice ' || i END
-			FROM generate_series(0, $1 - 1) i`, [n]);
-	}
+	const insert = (n, start, step) => insertCaptures(s, n, start, step);
 
 	async function rolled(from = null) {
 		const [{ yes }] = await s.query(`SELECT captures_search_rolled('invoice', '%invoice%', NULL, $1) AS yes`, [from]);
@@ -163,5 +167,45 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		assert.equal(n, 0, 'its rollup rows went with it');
 		assert.equal(await rolled(), false);
 		await check('search=invoice', MATCH, true);
+	});
+});
+
+describe('a dashboard reading another database URL records its watches through DATABASE_URL', () => {
+	// DASHBOARD_DATABASE_URL logs in as a role that may read but not write,
+	// as on a read replica
+	const role = `reader_${process.pid}`;
+	let s, db;
+
+	before(async () => {
+		db = await createDatabase('search_replica');
+		const url = new URL(db.url);
+		url.searchParams.set('user', role);
+		s = await startStack({ name: 'search-replica', databaseUrl: db.url,
+			env: { OPENAI_API_BASE: 'http://127.0.0.1:9', DASHBOARD_DATABASE_URL: url.toString() } });
+		await s.query(`CREATE ROLE ${role} LOGIN`);
+		await s.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+		await insertCaptures(s, 28000, "now() - interval '2 days'", "interval '6 seconds'");
+	});
+
+	after(async () => {
+		try {
+			await s?.stop();
+		} finally {
+			if (db) await dropDatabase(db.db);
+			const c = new pg.Client({ connectionString: process.env.TEST_PG_ADMIN_URL });
+			await c.connect();
+			try { await c.query(`DROP ROLE IF EXISTS ${role}`); } finally { await c.end(); }
+		}
+	});
+
+	test('the statistics are read as the reader; the watch is written through DATABASE_URL', async () => {
+		const r = await rawRequest(s.webUrl + '/api/stats?search=invoice');
+		assert.equal(r.status, 200, r.body.toString('utf8').slice(0, 300));
+		assert.ok(JSON.parse(r.body.toString('utf8')).total_requests > 20000);
+		const [{ readers }] = await s.query(`SELECT count(*)::int AS readers FROM pg_stat_activity
+			WHERE usename = $1 AND datname = current_database()`, [role]);
+		assert.ok(readers > 0, 'the dashboard reads as the reader role');
+		const rows = await s.query('SELECT search FROM captures_search_watch');
+		assert.deepEqual(rows.map((x) => x.search), ['invoice']);
 	});
 });
