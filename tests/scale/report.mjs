@@ -38,7 +38,8 @@ for (const r of of('api')) {
 	const ex = r.example.length > 60 ? r.example.slice(0, 57) + '…' : r.example;
 	const m = r.matches == null ? '' : /^\d+\+?$/.test(r.matches)
 		? num(r.matches.replace('+', '')) + (r.matches.endsWith('+') ? '+' : '') : r.matches;
-	out.push(`| ${r.group} | ${r.name} | \`${ex}\` | ${m} | ` +
+	const name = r.prepared_s === undefined ? r.name : `${r.name}; rolled up ${r.prepared_s} s after first asked`;
+	out.push(`| ${r.group} | ${name} | \`${ex}\` | ${m} | ` +
 		`${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${pass ? '✅' : '❌'} |`);
 }
 for (const r of of('export')) {
