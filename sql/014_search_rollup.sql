@@ -38,8 +38,30 @@ COMMENT ON COLUMN captures_search_watch.search IS 'The search text, matched with
 COMMENT ON COLUMN captures_search_watch.search_like IS 'ILIKE pattern also matched against path and id (NULL: none).';
 COMMENT ON COLUMN captures_search_watch.search_method IS 'HTTP method the search names, also matched against method (NULL: none).';
 COMMENT ON COLUMN captures_search_watch.added_at IS 'When the search was first watched.';
-COMMENT ON COLUMN captures_search_watch.used_at IS 'When its statistics were last read.';
+COMMENT ON COLUMN captures_search_watch.used_at IS 'When its statistics were last read (to the hour).';
 COMMENT ON COLUMN captures_search_watch.built_from IS 'captures_rollup_searches holds this search''s hours from here to captures_rollup_state.rolled_until (NULL: none yet).';
+
+-- Whether a capture (its search, path, id and method) matches a search as
+-- where_search in dashboard_fcgi/queries.c does: the words, or the ILIKE
+-- pattern in the path or id, or the method named. Inlined by the planner,
+-- so the GIN and trigram indexes still serve it.
+CREATE FUNCTION capture_search_matches(c_search tsvector, c_path text, c_id uuid, c_method text,
+                                       p_search text, p_search_like text, p_search_method text)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT c_search @@ websearch_to_tsquery('simple', p_search)
+        OR (p_search_like IS NOT NULL AND (c_path ILIKE p_search_like OR c_id::text ILIKE p_search_like))
+        OR (p_search_method IS NOT NULL AND c_method = p_search_method)
+$$;
+COMMENT ON FUNCTION capture_search_matches(tsvector, text, uuid, text, text, text, text) IS 'Whether a capture''s search vector, path, id and method match a search (text, ILIKE pattern for path and id, method; the last two NULL: not matched), as the dashboard matches it; inlined, so indexes serve it.';
+
+-- The watch of a search (text, ILIKE pattern, method), or NULL.
+CREATE FUNCTION captures_search_watch_of(p_search text, p_search_like text, p_search_method text)
+RETURNS captures_search_watch LANGUAGE sql STABLE AS $$
+    SELECT * FROM captures_search_watch w
+    WHERE w.search = p_search AND coalesce(w.search_like, '') = coalesce(p_search_like, '')
+      AND coalesce(w.search_method, '') = coalesce(p_search_method, '')
+$$;
+COMMENT ON FUNCTION captures_search_watch_of(text, text, text) IS 'The captures_search_watch row of a search (text, ILIKE pattern, method), or NULL.';
 
 -- --- the rollup by search ----------------------------------------------------------
 CREATE TABLE captures_rollup_searches (
@@ -117,9 +139,8 @@ BEGIN
                    c.prompt_tokens IS NOT NULL OR c.completion_tokens IS NOT NULL AS used
             FROM captures c
             WHERE c.started_at >= lo AND c.started_at < hi
-              AND (c.search @@ websearch_to_tsquery('simple', w.search)
-                   OR (w.search_like IS NOT NULL AND (c.path ILIKE w.search_like OR c.id::text ILIKE w.search_like))
-                   OR (w.search_method IS NOT NULL AND c.method = w.search_method))),
+              AND capture_search_matches(c.search, c.path, c.id, c.method,
+                                         w.search, w.search_like, w.search_method)),
         lat AS (
             SELECT at, model, array_agg(b ORDER BY b) AS bs, array_agg(k ORDER BY b) AS ns
             FROM (SELECT at, model, capture_latency_bucket(duration_ms) AS b, count(*)::integer AS k
@@ -280,11 +301,14 @@ END $$;
 -- the call fails and the search is not watched.
 CREATE FUNCTION captures_search_watch(p_search text, p_search_like text, p_search_method text)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    known integer;
 BEGIN
-    UPDATE captures_search_watch SET used_at = now()
-    WHERE search = p_search AND coalesce(search_like, '') = coalesce(p_search_like, '')
-      AND coalesce(search_method, '') = coalesce(p_search_method, '');
-    IF FOUND THEN
+    SELECT w.id INTO known FROM captures_search_watch_of(p_search, p_search_like, p_search_method) w;
+    IF known IS NOT NULL THEN
+        -- used_at to the hour: a search read every few seconds writes nothing
+        UPDATE captures_search_watch SET used_at = now()
+        WHERE id = known AND used_at < now() - interval '1 hour';
         RETURN;
     END IF;
     INSERT INTO captures_search_watch (search, search_like, search_method, built_from)
@@ -300,12 +324,10 @@ COMMENT ON FUNCTION captures_search_watch(text, text, text) IS 'Records that the
 CREATE FUNCTION captures_search_rolled(p_search text, p_search_like text, p_search_method text,
                                        p_from timestamptz)
 RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM captures_search_watch w, captures_rollup_state s
-        WHERE w.search = p_search AND coalesce(w.search_like, '') = coalesce(p_search_like, '')
-          AND coalesce(w.search_method, '') = coalesce(p_search_method, '')
-          AND w.built_from < s.rolled_until
-          AND w.built_from <= greatest(p_from, (SELECT capture_hour(min(c.started_at)) FROM captures c)))
+    SELECT coalesce(w.built_from < s.rolled_until
+                    AND w.built_from <= greatest(p_from, (SELECT capture_hour(min(c.started_at)) FROM captures c)),
+                    false)
+    FROM captures_search_watch_of(p_search, p_search_like, p_search_method) w, captures_rollup_state s
 $$;
 COMMENT ON FUNCTION captures_search_rolled(text, text, text, timestamptz) IS 'true when captures_rollup_searches holds the search (text, ILIKE pattern, method) from p_from (NULL: the oldest capture) to captures_rollup_state.rolled_until.';
 
@@ -348,9 +370,8 @@ BEGIN
     END IF;
     -- a search reads its rollup from where it was built (none: all from the captures)
     IF by_search THEN
-        SELECT w.id, w.built_from INTO sw_id, sw_from FROM captures_search_watch w
-        WHERE w.search = p_search AND coalesce(w.search_like, '') = coalesce(p_search_like, '')
-          AND coalesce(w.search_method, '') = coalesce(p_search_method, '');
+        SELECT w.id, w.built_from INTO sw_id, sw_from
+        FROM captures_search_watch_of(p_search, p_search_like, p_search_method) w;
         h0 := greatest(h0, coalesce(sw_from, 'infinity'));
         h1 := greatest(h0, h1);
         d0 := capture_day(h0 - interval '1 microsecond') + interval '1 day';
@@ -374,9 +395,8 @@ BEGIN
           AND (p_instance IS NULL OR c.instance = p_instance)
           AND (p_streamed IS NULL OR c.streamed = p_streamed) AND (p_method IS NULL OR c.method = p_method)
           AND (p_path IS NULL OR c.path ILIKE p_path)
-          AND (p_search IS NULL OR c.search @@ websearch_to_tsquery('simple', p_search)
-               OR (p_search_like IS NOT NULL AND (c.path ILIKE p_search_like OR c.id::text ILIKE p_search_like))
-               OR (p_search_method IS NOT NULL AND c.method = p_search_method));
+          AND (p_search IS NULL OR capture_search_matches(c.search, c.path, c.id, c.method,
+                                                          p_search, p_search_like, p_search_method));
         RETURN;
     END IF;
     RETURN QUERY
@@ -387,9 +407,8 @@ BEGIN
           AND (p_model IS NULL OR c.model = p_model) AND (p_instance IS NULL OR c.instance = p_instance)
           AND (p_streamed IS NULL OR c.streamed = p_streamed) AND (p_method IS NULL OR c.method = p_method)
           AND (p_path IS NULL OR c.path ILIKE p_path)
-          AND (p_search IS NULL OR c.search @@ websearch_to_tsquery('simple', p_search)
-               OR (p_search_like IS NOT NULL AND (c.path ILIKE p_search_like OR c.id::text ILIKE p_search_like))
-               OR (p_search_method IS NOT NULL AND c.method = p_search_method))
+          AND (p_search IS NULL OR capture_search_matches(c.search, c.path, c.id, c.method,
+                                                          p_search, p_search_like, p_search_method))
         UNION ALL
         SELECT c.status, c.outcome, c.duration_ms, c.ttfb_ms, c.prompt_tokens, c.completion_tokens, c.started_at
         FROM captures c
@@ -397,9 +416,8 @@ BEGIN
           AND (p_model IS NULL OR c.model = p_model) AND (p_instance IS NULL OR c.instance = p_instance)
           AND (p_streamed IS NULL OR c.streamed = p_streamed) AND (p_method IS NULL OR c.method = p_method)
           AND (p_path IS NULL OR c.path ILIKE p_path)
-          AND (p_search IS NULL OR c.search @@ websearch_to_tsquery('simple', p_search)
-               OR (p_search_like IS NOT NULL AND (c.path ILIKE p_search_like OR c.id::text ILIKE p_search_like))
-               OR (p_search_method IS NOT NULL AND c.method = p_search_method))),
+          AND (p_search IS NULL OR capture_search_matches(c.search, c.path, c.id, c.method,
+                                                          p_search, p_search_like, p_search_method))),
     sums AS MATERIALIZED (
         -- the rollup rows of [h0, h1): whole days (for the histogram) or the hours around them
         SELECT r.period, r.at, r.requests, r.ok, r.client_4xx, r.server_5xx, r.failed, r.duration_sum,
@@ -495,9 +513,8 @@ BEGIN
     END IF;
     -- a search reads its rollup from where it was built (none: all from the captures)
     IF by_search THEN
-        SELECT w.id, w.built_from INTO sw_id, sw_from FROM captures_search_watch w
-        WHERE w.search = p_search AND coalesce(w.search_like, '') = coalesce(p_search_like, '')
-          AND coalesce(w.search_method, '') = coalesce(p_search_method, '');
+        SELECT w.id, w.built_from INTO sw_id, sw_from
+        FROM captures_search_watch_of(p_search, p_search_like, p_search_method) w;
         h0 := greatest(h0, coalesce(sw_from, 'infinity'));
         h1 := greatest(h0, h1);
     END IF;
@@ -520,9 +537,8 @@ BEGIN
           AND (p_model IS NULL OR c.model = p_model) AND (p_instance IS NULL OR c.instance = p_instance)
           AND (p_streamed IS NULL OR c.streamed = p_streamed) AND (p_method IS NULL OR c.method = p_method)
           AND (p_path IS NULL OR c.path ILIKE p_path)
-          AND (p_search IS NULL OR c.search @@ websearch_to_tsquery('simple', p_search)
-               OR (p_search_like IS NOT NULL AND (c.path ILIKE p_search_like OR c.id::text ILIKE p_search_like))
-               OR (p_search_method IS NOT NULL AND c.method = p_search_method))
+          AND (p_search IS NULL OR capture_search_matches(c.search, c.path, c.id, c.method,
+                                                          p_search, p_search_like, p_search_method))
         GROUP BY 1, 2, 3
         UNION ALL
         SELECT c.model, date_bin(width, c.started_at, timestamptz 'epoch'),
@@ -537,9 +553,8 @@ BEGIN
           AND (p_model IS NULL OR c.model = p_model) AND (p_instance IS NULL OR c.instance = p_instance)
           AND (p_streamed IS NULL OR c.streamed = p_streamed) AND (p_method IS NULL OR c.method = p_method)
           AND (p_path IS NULL OR c.path ILIKE p_path)
-          AND (p_search IS NULL OR c.search @@ websearch_to_tsquery('simple', p_search)
-               OR (p_search_like IS NOT NULL AND (c.path ILIKE p_search_like OR c.id::text ILIKE p_search_like))
-               OR (p_search_method IS NOT NULL AND c.method = p_search_method))
+          AND (p_search IS NULL OR capture_search_matches(c.search, c.path, c.id, c.method,
+                                                          p_search, p_search_like, p_search_method))
         GROUP BY 1, 2, 3),
     g AS (
         SELECT r.model, date_bin(width, r.at, timestamptz 'epoch') AS t, r.requests AS n, r.failed,
