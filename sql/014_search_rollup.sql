@@ -31,7 +31,7 @@ CREATE TABLE captures_search_watch (
 );
 CREATE UNIQUE INDEX captures_search_watch_key ON captures_search_watch
     (search, coalesce(search_like, ''), coalesce(search_method, ''));
-COMMENT ON TABLE captures_search_watch IS 'Searches whose /api/stats are rolled up in captures_rollup_searches; recorded by the dashboard when a search''s statistics sum many captures, dropped after 30 days unused.';
+COMMENT ON TABLE captures_search_watch IS 'Searches whose /api/stats are rolled up in captures_rollup_searches; recorded by the dashboard when a search''s statistics sum many captures, dropped by captures_rollup_refresh() after 30 days unused or when over 100.';
 COMMENT ON INDEX captures_search_watch_key IS 'One watch per search as the dashboard matches it.';
 COMMENT ON COLUMN captures_search_watch.id IS 'Key of the rollup rows (captures_rollup_searches.watch).';
 COMMENT ON COLUMN captures_search_watch.search IS 'The search text, matched with websearch_to_tsquery(''simple'', search) against captures.search.';
@@ -129,7 +129,10 @@ DECLARE
     d0 timestamptz := capture_day(lo);
     d1 timestamptz := capture_day(hi - interval '1 microsecond') + interval '1 day';
 BEGIN
+    -- KEY SHARE: a watch deleted meanwhile (by hand) is skipped, not a
+    -- foreign key error, and a delete waits for the build
     FOR w IN SELECT * FROM captures_search_watch WHERE p_watch IS NULL OR id = p_watch ORDER BY id
+             FOR KEY SHARE
     LOOP
         DELETE FROM captures_rollup_searches
         WHERE watch = w.id AND period = 'hour' AND at >= lo AND at < hi;
@@ -215,8 +218,10 @@ COMMENT ON FUNCTION captures_rollup_build(timestamptz, timestamptz) IS 'Rebuilds
 -- Fills in the hours of the watched searches before their watch began, a day
 -- at a time, newest first, back to the hour of the oldest capture, for at
 -- most `budget` (a refresh runs every few seconds: a search of a million
--- captures is filled in over a few runs). A new watch starts from
--- p_until (captures_rollup_state.rolled_until). Returns the hour rows written.
+-- captures is filled in over a few runs). A new watch (built_from NULL)
+-- starts from p_until (captures_rollup_state.rolled_until, just brought up
+-- to date by the caller, which holds the rollup lock). Returns the hour
+-- rows written.
 CREATE FUNCTION captures_rollup_searches_backfill(p_until timestamptz, oldest timestamptz, budget interval)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -240,9 +245,11 @@ END $$;
 COMMENT ON FUNCTION captures_rollup_searches_backfill(timestamptz, timestamptz, interval) IS 'Builds the captures_rollup_searches rows of the watched searches back from their built_from towards oldest, a UTC day at a time, for at most budget; a new watch starts from p_until. Returns the hour rows written.';
 
 -- As in 011_rollup_calls.sql, and the watched searches: their rows before
--- the oldest capture go, watches unused for 30 days go, a rebuild of every
--- hour covers every watch, and each run fills in their older hours for up
--- to a second.
+-- the oldest capture go, watches unused for 30 days and all but the 100
+-- most recently used go (hourly: only the refresh deletes watches, so no
+-- build meets a watch deleted under it), a rebuild of every hour covers
+-- every watch, and each run starts the new watches where the rollups end
+-- and fills in their older hours for up to a second.
 CREATE OR REPLACE FUNCTION captures_rollup_refresh(check_all boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -284,6 +291,8 @@ BEGIN
         DELETE FROM captures_rollup_searches
         WHERE (period = 'hour' AND at < oldest) OR (period = 'day' AND at < capture_day(oldest));
         DELETE FROM captures_search_watch WHERE used_at < now() - interval '30 days';
+        DELETE FROM captures_search_watch
+        WHERE id IN (SELECT id FROM captures_search_watch ORDER BY used_at DESC, id DESC OFFSET 100);
         written := written + captures_rollup_fix(oldest, st.rolled_until);
         st.checked_at := now();
     END IF;
@@ -306,18 +315,21 @@ DECLARE
 BEGIN
     SELECT w.id INTO known FROM captures_search_watch_of(p_search, p_search_like, p_search_method) w;
     IF known IS NOT NULL THEN
-        -- used_at to the hour: a search read every few seconds writes nothing
+        -- used_at to the hour, so a search read every few seconds writes
+        -- nothing; never waiting for a refresh that holds the row
         UPDATE captures_search_watch SET used_at = now()
-        WHERE id = known AND used_at < now() - interval '1 hour';
+        WHERE id = (SELECT id FROM captures_search_watch
+                    WHERE id = known AND used_at < now() - interval '1 hour'
+                    FOR NO KEY UPDATE SKIP LOCKED);
         RETURN;
     END IF;
-    INSERT INTO captures_search_watch (search, search_like, search_method, built_from)
-    VALUES (p_search, p_search_like, p_search_method, (SELECT rolled_until FROM captures_rollup_state))
+    -- built_from is left to the refresh (under its lock): set here, a
+    -- refresh running meanwhile could roll up hours past it without this watch
+    INSERT INTO captures_search_watch (search, search_like, search_method)
+    VALUES (p_search, p_search_like, p_search_method)
     ON CONFLICT DO NOTHING;
-    DELETE FROM captures_search_watch
-    WHERE id IN (SELECT id FROM captures_search_watch ORDER BY used_at DESC, id DESC OFFSET 100);
 END $$;
-COMMENT ON FUNCTION captures_search_watch(text, text, text) IS 'Records that the statistics of a search (text, ILIKE pattern, method) were read: a new watch, or a fresher used_at; keeps the 100 most recently used.';
+COMMENT ON FUNCTION captures_search_watch(text, text, text) IS 'Records that the statistics of a search (text, ILIKE pattern, method) were read: a new watch, which the next captures_rollup_refresh() starts to build, or a fresher used_at.';
 
 -- Whether the rollup of a search reaches back to p_from (NULL: the oldest
 -- capture): the statistics then read it; else they read the captures.

@@ -121,9 +121,8 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		assert.equal((await s.query('SELECT count(*)::int AS n FROM captures_search_watch'))[0].n, 0,
 			'a search of 7,500 captures is not watched');
 		await check('search=invoice', MATCH, true);
-		const rows = await s.query('SELECT search, search_like, search_method, built_from FROM captures_search_watch');
+		const rows = await s.query('SELECT search, search_like, search_method FROM captures_search_watch');
 		assert.deepEqual(rows.map((r) => [r.search, r.search_like, r.search_method]), [['invoice', '%invoice%', null]]);
-		assert.ok(rows[0].built_from, 'the watch starts where the rollup is');
 	});
 
 	test('once rolled up, the same statistics come from captures_rollup_searches', async () => {
@@ -167,6 +166,21 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		assert.equal(n, 0, 'its rollup rows went with it');
 		assert.equal(await rolled(), false);
 		await check('search=invoice', MATCH, true);
+	});
+
+	test('at most 100 watches are kept: the refresh drops the least recently used', async () => {
+		// one transaction: no refresh trims them before they are dated
+		await s.query(`DO $$ BEGIN
+			PERFORM captures_search_watch('word' || i, NULL, NULL) FROM generate_series(1, 105) i;
+			UPDATE captures_search_watch SET used_at = now() - interval '1 minute' * (200 - substr(search, 5)::int)
+			WHERE search LIKE 'word%';
+		END $$`);
+		await s.query('SELECT captures_rollup_refresh(true)');
+		const rows = await s.query("SELECT search FROM captures_search_watch WHERE search LIKE 'word%' ORDER BY substr(search, 5)::int");
+		const left = rows.map((r) => r.search);
+		// invoice, watched again by the test before, is the most recent: words 1-6 go
+		assert.equal(left.length, 99, `99 words and invoice are left: ${left.length}`);
+		assert.equal(left[0], 'word7');
 	});
 });
 
