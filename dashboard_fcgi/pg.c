@@ -104,6 +104,12 @@ static const char session_sql[] =
 	"SET jit = off; "
 	"SET work_mem = '64MB'";
 
+/* A search's matches are scattered table pages, which a bitmap scan then
+ * asks the kernel for ahead of reading them (at a million captures, a
+ * common word's cold matches took 7-10 instead of 10-13 us each). A server
+ * without posix_fadvise refuses it: set apart, and only logged. */
+static const char prefetch_sql[] = "SET effective_io_concurrency = 200";
+
 static int session_setup(struct ctx *ctx)
 {
 	PGresult *res = PQexec(ctx->conn, session_sql);
@@ -112,6 +118,10 @@ static int session_setup(struct ctx *ctx)
 	if (rc < 0)
 		db_log_error("dashboard session setup", ctx->conn, res);
 	ctx->timeout_ms = PG_STATEMENT_TIMEOUT_MS;
+	PQclear(res);
+	res = PQexec(ctx->conn, prefetch_sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_debug("%s: %s", prefetch_sql, PQerrorMessage(ctx->conn));
 	PQclear(res);
 	return rc;
 }
