@@ -223,8 +223,7 @@ static bool exec_command(PGconn *conn, const char *sql)
 
 /* The connection for writes: the reading one, unless the reads go to
  * DASHBOARD_DATABASE_URL (a replica, maybe) and DATABASE_URL is known: then
- * one of its own, opened at most once a minute after a failure. NULL when
- * there is none. */
+ * one of its own. NULL when there is none. */
 static PGconn *write_conn(struct ctx *ctx)
 {
 	const struct config *c = &ctx->app->cfg;
@@ -235,25 +234,21 @@ static PGconn *write_conn(struct ctx *ctx)
 	if (ctx->wconn && PQstatus(ctx->wconn) == CONNECTION_OK)
 		return ctx->wconn;
 	PQfinish(ctx->wconn);
-	ctx->wconn = NULL;
-	if (time(NULL) - ctx->wconn_failed < 60)
-		return NULL;
-	ctx->wconn = db_connect(c->database_url, "dashboard_fcgi writes", 5);
-	if (!ctx->wconn || !exec_command(ctx->wconn, "SET statement_timeout = " STR(PG_STATEMENT_TIMEOUT_MS))) {
+	ctx->wconn = db_connect(c->database_url, "dashboard_fcgi writes", 2);
+	if (ctx->wconn && !exec_command(ctx->wconn, "SET statement_timeout = " STR(PG_STATEMENT_TIMEOUT_MS))) {
 		PQfinish(ctx->wconn);
 		ctx->wconn = NULL;
-		ctx->wconn_failed = time(NULL);
 	}
 	return ctx->wconn;
 }
 
-bool pg_write(struct ctx *ctx, const struct sqlq *q)
+/* q in a read-write transaction on conn; false after logging why not. */
+static bool write_on(PGconn *conn, const struct sqlq *q)
 {
-	PGconn *conn = write_conn(ctx);
 	PGresult *res;
 	bool ok;
 
-	if (!conn || !exec_command(conn, "BEGIN READ WRITE"))
+	if (!exec_command(conn, "BEGIN READ WRITE"))
 		return false;
 	res = PQexecParams(conn, q->sql.data, q->n, NULL, (const char *const *)q->values,
 			   NULL, NULL, 0);
@@ -262,6 +257,21 @@ bool pg_write(struct ctx *ctx, const struct sqlq *q)
 		log_warn("dashboard write: %s", PQerrorMessage(conn));
 	PQclear(res);
 	return exec_command(conn, ok ? "COMMIT" : "ROLLBACK") && ok;
+}
+
+/* After a failure (a read-only replica, a primary away) no write is tried
+ * for a minute: each would log again, or wait for a connection. */
+bool pg_write(struct ctx *ctx, const struct sqlq *q)
+{
+	PGconn *conn;
+
+	if (ctx->write_failed && time(NULL) - ctx->write_failed < 60)
+		return false;
+	conn = write_conn(ctx);
+	if (conn && write_on(conn, q))
+		return true;
+	ctx->write_failed = time(NULL);
+	return false;
 }
 
 bool pg_stream(struct req *r, const struct sqlq *q)

@@ -44,7 +44,8 @@ int pg_ready(struct ctx *ctx);
 PGresult *pg_run(struct req *r, const struct sqlq *q, bool binary);
 /* Runs q, a write, in a read-write transaction of its own (sessions are
  * read-only), on DATABASE_URL when the reads go to DASHBOARD_DATABASE_URL.
- * Answers nothing: false after logging the failure. */
+ * Answers nothing: false after logging the failure, and for a minute after
+ * one. */
 bool pg_write(struct ctx *ctx, const struct sqlq *q);
 /* Starts q in single-row mode: rows then come one by one from pg_next.
  * false after answering r with a JSON error. */

@@ -115,103 +115,132 @@ COMMENT ON COLUMN captures_rollup_searches.cost_usd IS 'USD of the captures with
 COMMENT ON COLUMN captures_rollup_searches.unpriced IS 'Captures with token usage whose model has no price: left out of cost_usd.';
 
 -- Rebuilds the captures_rollup_searches hour rows of [lo, hi) (whole hours)
--- of one watch (p_watch) or of all, then the day rows of the days they
--- touch from the hour rows. Planned per call (the search is then a constant
--- to the planner: the GIN index and the partitions of [lo, hi) only).
--- Returns the number of hour rows written.
-CREATE FUNCTION captures_rollup_searches_build(lo timestamptz, hi timestamptz,
-                                               p_watch integer DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+-- of watch w, then the day rows of the days they touch from the hour rows.
+-- Planned per call (the search is then a constant to the planner: the GIN
+-- index and the partitions of [lo, hi) only). Returns the number of hour
+-- rows written.
+CREATE FUNCTION captures_rollup_search_build(w captures_search_watch, lo timestamptz, hi timestamptz)
+RETURNS bigint LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
-    w captures_search_watch;
-    n bigint;
-    written bigint := 0;
+    written bigint;
     d0 timestamptz := capture_day(lo);
     d1 timestamptz := capture_day(hi - interval '1 microsecond') + interval '1 day';
 BEGIN
+    DELETE FROM captures_rollup_searches
+    WHERE watch = w.id AND period = 'hour' AND at >= lo AND at < hi;
+    WITH raw AS MATERIALIZED (
+        SELECT capture_hour(c.started_at) AS at, c.model, c.status, c.outcome, c.duration_ms, c.ttfb_ms,
+               c.prompt_tokens, c.cached_tokens, c.completion_tokens, c.started_at,
+               c.prompt_tokens IS NOT NULL OR c.completion_tokens IS NOT NULL AS used
+        FROM captures c
+        WHERE c.started_at >= lo AND c.started_at < hi
+          AND capture_search_matches(c.search, c.path, c.id, c.method,
+                                     w.search, w.search_like, w.search_method)),
+    lat AS (
+        SELECT at, model, array_agg(b ORDER BY b) AS bs, array_agg(k ORDER BY b) AS ns
+        FROM (SELECT at, model, capture_latency_bucket(duration_ms) AS b, count(*)::integer AS k
+              FROM raw WHERE duration_ms IS NOT NULL GROUP BY 1, 2, 3) x
+        GROUP BY 1, 2),
+    agg AS (
+        SELECT at, model, count(*) AS requests,
+               count(*) FILTER (WHERE status < 400 AND outcome = 'completed') AS ok,
+               count(*) FILTER (WHERE status >= 400 AND status < 500) AS client_4xx,
+               count(*) FILTER (WHERE status >= 500) AS server_5xx,
+               count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed') AS failed,
+               sum(duration_ms) AS duration_sum, count(duration_ms) AS duration_count,
+               max(duration_ms) AS duration_max, sum(ttfb_ms) AS ttfb_sum, count(ttfb_ms) AS ttfb_count,
+               coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
+               coalesce(sum(completion_tokens), 0) AS completion_tokens,
+               min(started_at) AS first_at, max(started_at) AS last_at,
+               sum(cached_tokens) FILTER (WHERE used) AS cached, count(*) FILTER (WHERE used) AS used
+        FROM raw GROUP BY 1, 2)
+    INSERT INTO captures_rollup_searches
+    SELECT 'hour', a.at, w.id, a.model, a.requests, a.ok, a.client_4xx, a.server_5xx, a.failed,
+           a.duration_sum, a.duration_count, a.duration_max, a.ttfb_sum, a.ttfb_count,
+           a.prompt_tokens, a.completion_tokens, a.first_at, a.last_at,
+           coalesce(lat.bs, '{}'), coalesce(lat.ns, '{}'),
+           CASE WHEN a.used > 0 THEN capture_cost_tokens(pr.input_per_mtok, pr.cached_input_per_mtok,
+                pr.output_per_mtok, a.prompt_tokens, a.cached, a.completion_tokens)::float8 END,
+           CASE WHEN pr.input_per_mtok IS NULL THEN a.used ELSE 0 END
+    FROM agg a
+    LEFT JOIN lat ON lat.at = a.at AND lat.model IS NOT DISTINCT FROM a.model
+    LEFT JOIN LATERAL capture_price_rows(a.model, a.at) pr ON true;
+    GET DIAGNOSTICS written = ROW_COUNT;
+
+    DELETE FROM captures_rollup_searches
+    WHERE watch = w.id AND period = 'day' AND at >= d0 AND at < d1;
+    WITH hr AS MATERIALIZED (
+        SELECT * FROM captures_rollup_searches
+        WHERE watch = w.id AND period = 'hour' AND at >= d0 AND at < d1),
+    lat AS (
+        SELECT d, model, array_agg(b ORDER BY b) AS bs, array_agg(k ORDER BY b) AS ns
+        FROM (SELECT capture_day(at) AS d, model, u.b, sum(u.n)::integer AS k
+              FROM hr, unnest(hr.latency_buckets, hr.latency_counts) AS u(b, n) GROUP BY 1, 2, 3) x
+        GROUP BY 1, 2)
+    INSERT INTO captures_rollup_searches
+    SELECT 'day', s.d, w.id, s.model, s.requests, s.ok, s.client_4xx, s.server_5xx, s.failed,
+           s.duration_sum, s.duration_count, s.duration_max, s.ttfb_sum, s.ttfb_count,
+           s.prompt_tokens, s.completion_tokens, s.first_at, s.last_at,
+           coalesce(lat.bs, '{}'), coalesce(lat.ns, '{}'), s.cost_usd, s.unpriced
+    FROM (SELECT capture_day(at) AS d, model, sum(requests) AS requests, sum(ok) AS ok,
+                 sum(client_4xx) AS client_4xx, sum(server_5xx) AS server_5xx, sum(failed) AS failed,
+                 sum(duration_sum) AS duration_sum, sum(duration_count) AS duration_count,
+                 max(duration_max) AS duration_max, sum(ttfb_sum) AS ttfb_sum,
+                 sum(ttfb_count) AS ttfb_count, sum(prompt_tokens) AS prompt_tokens,
+                 sum(completion_tokens) AS completion_tokens, min(first_at) AS first_at,
+                 max(last_at) AS last_at, sum(cost_usd) AS cost_usd, sum(unpriced) AS unpriced
+          FROM hr GROUP BY 1, 2) s
+    LEFT JOIN lat ON lat.d = s.d AND lat.model IS NOT DISTINCT FROM s.model;
+    RETURN written;
+END $$;
+COMMENT ON FUNCTION captures_rollup_search_build(captures_search_watch, timestamptz, timestamptz) IS 'Rebuilds the captures_rollup_searches hour rows of [lo, hi) of watch w from captures and the day rows of the days they touch; returns the hour rows written.';
+
+-- Rebuilds the rows of [lo, hi) of watch p_watch, or (NULL) of every watch
+-- from where it starts (built_from; not yet started: none). A watch whose
+-- build fails is dropped with a warning rather than stopping every rollup
+-- (the dashboard's searches do not fail; one typed in psql might).
+-- Returns the hour rows written.
+CREATE FUNCTION captures_rollup_searches_build(lo timestamptz, hi timestamptz,
+                                               p_watch integer DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    w captures_search_watch;
+    wlo timestamptz;
+    written bigint := 0;
+BEGIN
     -- KEY SHARE: a watch deleted meanwhile (by hand) is skipped, not a
     -- foreign key error, and a delete waits for the build
-    FOR w IN SELECT * FROM captures_search_watch WHERE p_watch IS NULL OR id = p_watch ORDER BY id
+    FOR w IN SELECT * FROM captures_search_watch
+             WHERE id = p_watch OR (p_watch IS NULL AND built_from IS NOT NULL) ORDER BY id
              FOR KEY SHARE
     LOOP
-        DELETE FROM captures_rollup_searches
-        WHERE watch = w.id AND period = 'hour' AND at >= lo AND at < hi;
-        WITH raw AS MATERIALIZED (
-            SELECT capture_hour(c.started_at) AS at, c.model, c.status, c.outcome, c.duration_ms, c.ttfb_ms,
-                   c.prompt_tokens, c.cached_tokens, c.completion_tokens, c.started_at,
-                   c.prompt_tokens IS NOT NULL OR c.completion_tokens IS NOT NULL AS used
-            FROM captures c
-            WHERE c.started_at >= lo AND c.started_at < hi
-              AND capture_search_matches(c.search, c.path, c.id, c.method,
-                                         w.search, w.search_like, w.search_method)),
-        lat AS (
-            SELECT at, model, array_agg(b ORDER BY b) AS bs, array_agg(k ORDER BY b) AS ns
-            FROM (SELECT at, model, capture_latency_bucket(duration_ms) AS b, count(*)::integer AS k
-                  FROM raw WHERE duration_ms IS NOT NULL GROUP BY 1, 2, 3) x
-            GROUP BY 1, 2),
-        agg AS (
-            SELECT at, model, count(*) AS requests,
-                   count(*) FILTER (WHERE status < 400 AND outcome = 'completed') AS ok,
-                   count(*) FILTER (WHERE status >= 400 AND status < 500) AS client_4xx,
-                   count(*) FILTER (WHERE status >= 500) AS server_5xx,
-                   count(*) FILTER (WHERE status >= 400 OR outcome <> 'completed') AS failed,
-                   sum(duration_ms) AS duration_sum, count(duration_ms) AS duration_count,
-                   max(duration_ms) AS duration_max, sum(ttfb_ms) AS ttfb_sum, count(ttfb_ms) AS ttfb_count,
-                   coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
-                   coalesce(sum(completion_tokens), 0) AS completion_tokens,
-                   min(started_at) AS first_at, max(started_at) AS last_at,
-                   sum(cached_tokens) FILTER (WHERE used) AS cached, count(*) FILTER (WHERE used) AS used
-            FROM raw GROUP BY 1, 2)
-        INSERT INTO captures_rollup_searches
-        SELECT 'hour', a.at, w.id, a.model, a.requests, a.ok, a.client_4xx, a.server_5xx, a.failed,
-               a.duration_sum, a.duration_count, a.duration_max, a.ttfb_sum, a.ttfb_count,
-               a.prompt_tokens, a.completion_tokens, a.first_at, a.last_at,
-               coalesce(lat.bs, '{}'), coalesce(lat.ns, '{}'),
-               CASE WHEN a.used > 0 THEN capture_cost_tokens(pr.input_per_mtok, pr.cached_input_per_mtok,
-                    pr.output_per_mtok, a.prompt_tokens, a.cached, a.completion_tokens)::float8 END,
-               CASE WHEN pr.input_per_mtok IS NULL THEN a.used ELSE 0 END
-        FROM agg a
-        LEFT JOIN lat ON lat.at = a.at AND lat.model IS NOT DISTINCT FROM a.model
-        LEFT JOIN LATERAL capture_price_rows(a.model, a.at) pr ON true;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        written := written + n;
-
-        DELETE FROM captures_rollup_searches
-        WHERE watch = w.id AND period = 'day' AND at >= d0 AND at < d1;
-        WITH hr AS MATERIALIZED (
-            SELECT * FROM captures_rollup_searches
-            WHERE watch = w.id AND period = 'hour' AND at >= d0 AND at < d1),
-        lat AS (
-            SELECT d, model, array_agg(b ORDER BY b) AS bs, array_agg(k ORDER BY b) AS ns
-            FROM (SELECT capture_day(at) AS d, model, u.b, sum(u.n)::integer AS k
-                  FROM hr, unnest(hr.latency_buckets, hr.latency_counts) AS u(b, n) GROUP BY 1, 2, 3) x
-            GROUP BY 1, 2)
-        INSERT INTO captures_rollup_searches
-        SELECT 'day', s.d, w.id, s.model, s.requests, s.ok, s.client_4xx, s.server_5xx, s.failed,
-               s.duration_sum, s.duration_count, s.duration_max, s.ttfb_sum, s.ttfb_count,
-               s.prompt_tokens, s.completion_tokens, s.first_at, s.last_at,
-               coalesce(lat.bs, '{}'), coalesce(lat.ns, '{}'), s.cost_usd, s.unpriced
-        FROM (SELECT capture_day(at) AS d, model, sum(requests) AS requests, sum(ok) AS ok,
-                     sum(client_4xx) AS client_4xx, sum(server_5xx) AS server_5xx, sum(failed) AS failed,
-                     sum(duration_sum) AS duration_sum, sum(duration_count) AS duration_count,
-                     max(duration_max) AS duration_max, sum(ttfb_sum) AS ttfb_sum,
-                     sum(ttfb_count) AS ttfb_count, sum(prompt_tokens) AS prompt_tokens,
-                     sum(completion_tokens) AS completion_tokens, min(first_at) AS first_at,
-                     max(last_at) AS last_at, sum(cost_usd) AS cost_usd, sum(unpriced) AS unpriced
-              FROM hr GROUP BY 1, 2) s
-        LEFT JOIN lat ON lat.d = s.d AND lat.model IS NOT DISTINCT FROM s.model;
+        wlo := CASE WHEN p_watch IS NULL THEN greatest(lo, w.built_from) ELSE lo END;
+        CONTINUE WHEN wlo >= hi;
+        BEGIN
+            written := written + captures_rollup_search_build(w, wlo, hi);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'captures_rollup_searches_build: dropping the watch of %: %', w.search, SQLERRM;
+            DELETE FROM captures_search_watch WHERE id = w.id;
+        END;
     END LOOP;
     RETURN written;
 END $$;
-COMMENT ON FUNCTION captures_rollup_searches_build(timestamptz, timestamptz, integer) IS 'Rebuilds the captures_rollup_searches hour rows of [lo, hi) of watch p_watch (NULL: every watch) from captures and the day rows of the days they touch; returns the hour rows written.';
+COMMENT ON FUNCTION captures_rollup_searches_build(timestamptz, timestamptz, integer) IS 'Rebuilds the captures_rollup_searches hour rows of [lo, hi) of watch p_watch, or (NULL) of every watch from its built_from on, and the day rows of the days they touch; a watch whose build fails is dropped with a warning. Returns the hour rows written.';
 
--- As in 011_rollup_calls.sql, and the watched searches too.
+-- As in 011_rollup_calls.sql, and the watched searches too; captures_rollup
+-- first. Each build reads the captures committed when it starts: a capture
+-- committed in between is then in the later rollups and missing from
+-- captures_rollup, whose hour captures_rollup_fix() (comparing it with the
+-- captures) rebuilds. Built last, captures_rollup could hold a capture the
+-- others miss, and nothing would notice.
 CREATE OR REPLACE FUNCTION captures_rollup_build(lo timestamptz, hi timestamptz) RETURNS bigint
 LANGUAGE plpgsql AS $$
+DECLARE
+    written bigint := captures_rollup_models_build(lo, hi);
 BEGIN
     PERFORM captures_rollup_calls_build(lo, hi);
     PERFORM captures_rollup_searches_build(lo, hi);
-    RETURN captures_rollup_models_build(lo, hi);
+    RETURN written;
 END $$;
 COMMENT ON FUNCTION captures_rollup_build(timestamptz, timestamptz) IS 'Rebuilds every rollup (captures_rollup, captures_rollup_groups, captures_rollup_calls, captures_rollup_searches) for the hours of [lo, hi) and the days they touch; returns the captures_rollup hour rows written.';
 
@@ -244,12 +273,13 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION captures_rollup_searches_backfill(timestamptz, timestamptz, interval) IS 'Builds the captures_rollup_searches rows of the watched searches back from their built_from towards oldest, a UTC day at a time, for at most budget; a new watch starts from p_until. Returns the hour rows written.';
 
--- As in 011_rollup_calls.sql, and the watched searches: their rows before
--- the oldest capture go, watches unused for 30 days and all but the 100
--- most recently used go (hourly: only the refresh deletes watches, so no
--- build meets a watch deleted under it), a rebuild of every hour covers
--- every watch, and each run starts the new watches where the rollups end
--- and fills in their older hours for up to a second.
+-- As in 011_rollup_calls.sql, and the watched searches: watches unused for
+-- 30 days and all but the 100 most recently used go (only the refresh
+-- deletes watches, so no build meets a watch deleted under it), their rows
+-- before the oldest capture go, a rebuild of every hour (rolled_until NULL,
+-- after a price change) starts them all again, and each run starts the new
+-- watches where the rollups end and fills in their older hours for up to a
+-- second.
 CREATE OR REPLACE FUNCTION captures_rollup_refresh(check_all boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -272,9 +302,12 @@ BEGIN
     IF st.rolled_until IS NULL THEN
         SELECT capture_hour(min(started_at)) INTO oldest FROM captures;
         st.rolled_until := least(coalesce(oldest, target), target);
-        -- every hour is rebuilt below, for every watch
-        UPDATE captures_search_watch SET built_from = st.rolled_until;
+        -- the searches start again from where the rebuild ends (backfill)
+        UPDATE captures_search_watch SET built_from = NULL;
     END IF;
+    DELETE FROM captures_search_watch WHERE used_at < now() - interval '30 days';
+    DELETE FROM captures_search_watch
+    WHERE id IN (SELECT id FROM captures_search_watch ORDER BY used_at DESC, id DESC OFFSET 100);
     IF st.rolled_until < target THEN
         written := written + captures_rollup_build(st.rolled_until, target);
         st.rolled_until := target;
@@ -290,9 +323,6 @@ BEGIN
         WHERE (period = 'hour' AND at < oldest) OR (period = 'day' AND at < capture_day(oldest));
         DELETE FROM captures_rollup_searches
         WHERE (period = 'hour' AND at < oldest) OR (period = 'day' AND at < capture_day(oldest));
-        DELETE FROM captures_search_watch WHERE used_at < now() - interval '30 days';
-        DELETE FROM captures_search_watch
-        WHERE id IN (SELECT id FROM captures_search_watch ORDER BY used_at DESC, id DESC OFFSET 100);
         written := written + captures_rollup_fix(oldest, st.rolled_until);
         st.checked_at := now();
     END IF;
@@ -303,6 +333,7 @@ BEGIN
         (SELECT capture_hour(min(started_at)) FROM captures), interval '1 second');
     RETURN written;
 END $$;
+COMMENT ON FUNCTION captures_rollup_refresh(boolean) IS 'Brings every rollup up to the hour that ended 10 minutes ago and corrects the last hours; cheap when nothing changed. Hourly, or with check_all = true (after a bulk load), compares every hour with captures. Keeps the watched searches (captures_search_watch): drops the unused, fills in older hours for up to a second. Call every few seconds (the proxy''s maintenance thread does); returns the hour rows written.';
 
 -- --- watching a search ---------------------------------------------------------------
 -- The dashboard calls it (in a read-write transaction of its own) after
@@ -336,12 +367,15 @@ COMMENT ON FUNCTION captures_search_watch(text, text, text) IS 'Records that the
 CREATE FUNCTION captures_search_rolled(p_search text, p_search_like text, p_search_method text,
                                        p_from timestamptz)
 RETURNS boolean LANGUAGE sql STABLE AS $$
+    -- the statistics read the captures up to the first whole hour of the
+    -- range anyway; the oldest capture is looked up only when needed
     SELECT coalesce(w.built_from < s.rolled_until
-                    AND w.built_from <= greatest(p_from, (SELECT capture_hour(min(c.started_at)) FROM captures c)),
+                    AND (w.built_from <= capture_hour(p_from - interval '1 microsecond') + interval '1 hour'
+                         OR w.built_from <= (SELECT capture_hour(min(c.started_at)) FROM captures c)),
                     false)
     FROM captures_search_watch_of(p_search, p_search_like, p_search_method) w, captures_rollup_state s
 $$;
-COMMENT ON FUNCTION captures_search_rolled(text, text, text, timestamptz) IS 'true when captures_rollup_searches holds the search (text, ILIKE pattern, method) from p_from (NULL: the oldest capture) to captures_rollup_state.rolled_until.';
+COMMENT ON FUNCTION captures_search_rolled(text, text, text, timestamptz) IS 'true when captures_rollup_searches holds the search (text, ILIKE pattern, method) from the first whole hour after p_from (or from the oldest capture) to captures_rollup_state.rolled_until.';
 
 -- --- statistics ------------------------------------------------------------------
 -- As in 011_rollup_calls.sql (planned per call, as 013_stats_custom_plans.sql

@@ -98,6 +98,19 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		}
 	}
 
+	/* One check_all refresh of ours that ran (while the proxy's own holds
+	 * the lock, ours returns at once and changes nothing). */
+	async function refreshed() {
+		const at = async () => (await s.query('SELECT checked_at FROM captures_rollup_state'))[0].checked_at;
+		const before = await at();
+		for (const t0 = Date.now(); ;) {
+			await s.query('SELECT captures_rollup_refresh(true)');
+			if (String(await at()) !== String(before)) return;
+			assert.ok(Date.now() - t0 < 20000, 'a refresh of ours runs within 20 s');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+	}
+
 	before(async () => {
 		db = await createDatabase('search_rollup');
 		s = await startStack({ name: 'search-rollup', databaseUrl: db.url, env: { OPENAI_API_BASE: 'http://127.0.0.1:9' } });
@@ -142,6 +155,59 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		}
 	});
 
+	test('a rollup that starts inside the range, or has not started, adds up with the captures around it', async () => {
+		await untilRolled();
+		// one transaction, rolled back: the proxy's refresh waits for the
+		// watch rows changed here instead of moving them on
+		const c = new pg.Client({ connectionString: s.databaseUrl });
+		await c.connect();
+		const q = async (sql, params) => (await c.query(sql, params)).rows;
+		try {
+			await q('BEGIN');
+			// a search naming a method, and one too short for the ILIKE extra
+			await q(`INSERT INTO captures_search_watch (search, search_like, search_method, built_from)
+				VALUES ('post', '%post%', 'POST', capture_hour(now()) - interval '40 hours'),
+				       ('my', NULL, NULL, capture_hour(now()) - interval '40 hours')`);
+			await q(`SELECT captures_rollup_searches_build(capture_hour(now()) - interval '40 hours',
+				(SELECT rolled_until FROM captures_rollup_state), id)
+				FROM captures_search_watch WHERE search IN ('post', 'my')`);
+			const searches = [
+				["'invoice', '%invoice%', NULL", MATCH],
+				["'post', '%post%', 'POST'", "(search @@ websearch_to_tsquery('simple', 'post') OR path ILIKE '%post%' OR id::text ILIKE '%post%' OR method = 'POST')"],
+				["'my', NULL, NULL", "search @@ websearch_to_tsquery('simple', 'my')"],
+			];
+			const starts = ["capture_hour(now()) - interval '30 hours'", 'NULL'];
+			const froms = [null, new Date(Date.now() - 50 * 3600e3).toISOString(), new Date(Date.now() - 20 * 3600e3 - 600e3).toISOString()];
+			for (const start of starts) {
+				await q(`UPDATE captures_search_watch SET built_from = ${start} WHERE search = 'invoice'`);
+				for (const [args, w] of searches) {
+					for (const from of froms) {
+						const what = `${args} from ${from} built from ${start}`;
+						const [t] = await q(`SELECT requests::int AS n, failed::int, prompt_tokens::int AS prompt,
+							first_ms::text, last_ms::text
+							FROM captures_stats_totals($1, NULL, NULL, NULL, NULL, NULL, NULL, ${args})`, [from]);
+						const g = await q(`SELECT set, requests::int AS n FROM captures_stats_groups($1, NULL, NULL, 3600, 30,
+							NULL, NULL, NULL, NULL, ${args})`, [from]);
+						const [e] = await q(`SELECT count(*)::int AS n, count(*) FILTER (WHERE status >= 400)::int AS failed,
+							coalesce(sum(prompt_tokens), 0)::int AS prompt,
+							(extract(epoch FROM min(started_at)) * 1000)::int8::text AS first_ms,
+							(extract(epoch FROM max(started_at)) * 1000)::int8::text AS last_ms
+							FROM captures WHERE ${w} AND ($1::timestamptz IS NULL OR started_at >= $1)`, [from]);
+						assert.ok(e.n > 0, `${what}: matches something`);
+						assert.deepEqual(t, e, `${what}: totals`);
+						const sum = (set) => g.filter((r) => r.set === set).reduce((a, r) => a + r.n, 0);
+						assert.equal(sum(1), e.n, `${what}: per model`);
+						assert.equal(sum(2), e.n, `${what}: per hour`);
+						assert.equal(sum(3), e.n, `${what}: all`);
+					}
+				}
+			}
+		} finally {
+			await q('ROLLBACK').catch(() => {});
+			await c.end();
+		}
+	});
+
 	test('captures newer than the rollup, and late ones in rolled-up hours, are counted', async () => {
 		await untilRolled();
 		// within the current hour, which no refresh rolls up before its 10th minute past
@@ -150,7 +216,7 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		await check('search=invoice', MATCH, false);
 		// a late capture in an hour already rolled up: the hourly check rebuilds that hour
 		await insert(4, "now() - interval '50 hours'", "interval '1 second'");
-		await s.query('SELECT captures_rollup_refresh(true)');
+		await refreshed();
 		await check('search=invoice', MATCH, false);
 	});
 
@@ -175,12 +241,24 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 			UPDATE captures_search_watch SET used_at = now() - interval '1 minute' * (200 - substr(search, 5)::int)
 			WHERE search LIKE 'word%';
 		END $$`);
-		await s.query('SELECT captures_rollup_refresh(true)');
+		await refreshed();
 		const rows = await s.query("SELECT search FROM captures_search_watch WHERE search LIKE 'word%' ORDER BY substr(search, 5)::int");
 		const left = rows.map((r) => r.search);
 		// invoice, watched again by the test before, is the most recent: words 1-6 go
 		assert.equal(left.length, 99, `99 words and invoice are left: ${left.length}`);
 		assert.equal(left[0], 'word7');
+	});
+
+	test('when the watch cannot be written, the statistics are answered all the same', async () => {
+		await s.query('DELETE FROM captures_search_watch');
+		await s.query('ALTER FUNCTION captures_search_watch(text, text, text) RENAME TO captures_search_watch_away');
+		try {
+			await check('search=invoice', MATCH, true);
+			assert.equal((await s.query('SELECT count(*)::int AS n FROM captures_search_watch'))[0].n, 0);
+		} finally {
+			await s.query('ALTER FUNCTION captures_search_watch_away(text, text, text) RENAME TO captures_search_watch');
+		}
+		assert.match(s.log(), /dashboard write: .*captures_search_watch/, 'the failed write is logged');
 	});
 });
 

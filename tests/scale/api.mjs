@@ -141,6 +141,7 @@ const totalIs = (n) => (json) => (json.total_requests === n ? null
  * reporting how long it took); measureFirst measures the first statistics
  * of common words no one asked for before. */
 const WATCHED = ['invoice', 'refund'];
+const watchedTotal = {}; // word -> its captures, counted in the table by rolledUp
 const WATCH_MIN = 20000; // stats.c WATCH_MIN_REQUESTS: fewer are not watched
 const likeOf = (w) => `%${w}%`;
 
@@ -150,14 +151,22 @@ async function withDb(fn) {
 	try { return await fn(async (sql, params) => (await db.query(sql, params)).rows); } finally { await db.end(); }
 }
 
+/* The captures matching search word w, counted in the table. */
+const countOf = (w) => withDb(async (q) => Number((await q(
+	`SELECT count(*) AS n FROM captures WHERE capture_search_matches(search, path, id, method, $1, $2, NULL)`,
+	[w, likeOf(w)]))[0].n));
+
 /* Asks for the statistics of each WATCHED search, then waits until the
- * proxy's refresh has rolled it up; resolves to the seconds that took. */
+ * proxy's refresh has rolled it up; resolves to the seconds that took
+ * (the counting of their captures, for the checks, comes after). */
 async function rolledUp() {
 	const t0 = Date.now();
 	const big = [];
 	for (const w of WATCHED) if ((await get(`/api/stats?search=${w}`)).json.total_requests >= WATCH_MIN) big.push(w);
 	await untilRolled(big);
-	return (Date.now() - t0) / 1000;
+	const took = (Date.now() - t0) / 1000;
+	for (const w of WATCHED) watchedTotal[w] ??= await countOf(w);
+	return took;
 }
 
 /* Waits until the proxy's refresh has rolled up each of words (watched). */
@@ -203,6 +212,8 @@ async function measureFirst() {
 		for (const w of words) {
 			const r = await ask({ make: () => [`/api/stats?search=${w}`, null] });
 			ms.push(r.ms);
+			const wrong = totalIs(await countOf(w))(r.json);
+			if (wrong) throw new Error(`${r.path}: ${wrong}`);
 			if (!example) { example = r.path; matches = String(r.json.total_requests); }
 			if (r.json.total_requests >= WATCH_MIN) await untilRolled([w]);
 		}
@@ -257,7 +268,7 @@ function cases(s) {
 		['stats', 'one day, any day', plain(() => { const t = at(); return `/api/stats?from=${iso(t)}&to=${iso(t + day)}`; })],
 		['stats', 'all time, one model / errors / key', plain(() => `/api/stats?${pick(['model=gpt-4o', 'model=o4-mini', 'status=error', 'status=4xx', `key=${key}`])}`)],
 		['stats', 'all time, streamed / path', plain(() => `/api/stats?${pick(['streamed=true', 'path=responses', 'method=GET'])}`)],
-		['stats', 'all time, common word (rolled up)', plain(() => `/api/stats?search=${pick(WATCHED)}`), rolledUp],
+		['stats', 'all time, common word (rolled up)', () => { const w = pick(WATCHED); return [`/api/stats?search=${w}`, totalIs(watchedTotal[w])]; }, rolledUp],
 		['stats', 'last 7 days, common word (rolled up)', plain(() => `/api/stats?search=${pick(WATCHED)}&from=${iso(Date.now() - 7 * day)}`), rolledUp],
 		['stats', 'all time, one user', () => { const u = pick(users); return [`/api/stats?user=${encodeURIComponent(u.v)}`, totalIs(u.n)]; }],
 		['stats', 'group_by=user, 30 days', () => [`/api/stats?group_by=user&${month()}`, grouped('user')]],
