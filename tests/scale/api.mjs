@@ -184,11 +184,14 @@ async function untilRolled(words) {
 	});
 }
 
-/* Common words (in 5-15 % of a sample of the captures) not asked for yet. */
+/* Common words (in 5-15 % of a sample of the captures) not asked for yet:
+ * other words in each run, so that their rows are as cold as can be (a
+ * word asked for before has its rows in the page cache). */
 async function firstWords(count) {
+	const seed = Date.now() % 100000;
 	return withDb(async (q) => (await q(
-		`WITH t AS (SELECT * FROM ts_stat('SELECT search FROM captures TABLESAMPLE SYSTEM (0.2) REPEATABLE (7)')),
-		      n AS (SELECT count(*) AS docs FROM captures TABLESAMPLE SYSTEM (0.2) REPEATABLE (7))
+		`WITH t AS (SELECT * FROM ts_stat('SELECT search FROM captures TABLESAMPLE SYSTEM (0.2) REPEATABLE (${seed})')),
+		      n AS (SELECT count(*) AS docs FROM captures TABLESAMPLE SYSTEM (0.2) REPEATABLE (${seed}))
 		 SELECT word FROM t, n
 		 WHERE length(word) >= 5 AND word ~ '^[a-z]+$' AND word <> ALL($1)
 		   AND upper(word) NOT IN ('DELETE', 'PATCH', 'OPTIONS')
