@@ -156,10 +156,15 @@ const countOf = (w) => withDb(async (q) => Number((await q(
 	`SELECT count(*) AS n FROM captures WHERE capture_search_matches(search, path, id, method, $1, $2, NULL)`,
 	[w, likeOf(w)]))[0].n));
 
-/* Asks for the statistics of each WATCHED search, then waits until the
- * proxy's refresh has rolled it up; resolves to the seconds that took
- * (the counting of their captures, for the checks, comes after). */
-async function rolledUp() {
+/* Asks for the statistics of each WATCHED search (its watch removed
+ * first), then waits until the proxy's refresh has rolled it up; resolves
+ * to the seconds that took (the counting of their captures, for the
+ * checks, comes after). Once a run: every case asking gets that answer. */
+let rolling = null;
+const rolledUp = () => (rolling ??= rollUp());
+
+async function rollUp() {
+	await withDb((q) => q('DELETE FROM captures_search_watch WHERE search = ANY($1)', [WATCHED]));
 	const t0 = Date.now();
 	const big = [];
 	for (const w of WATCHED) if ((await get(`/api/stats?search=${w}`)).json.total_requests >= WATCH_MIN) big.push(w);
@@ -196,7 +201,7 @@ async function firstWords(count) {
 		 WHERE length(word) >= 5 AND word ~ '^[a-z]+$' AND word <> ALL($1)
 		   AND upper(word) NOT IN ('DELETE', 'PATCH', 'OPTIONS')
 		   AND ndoc BETWEEN 0.05 * n.docs AND 0.15 * n.docs
-		 ORDER BY md5(word) LIMIT $2`, [WATCHED, count])).map((r) => r.word));
+		 ORDER BY md5(word || $3) LIMIT $2`, [WATCHED, count, String(seed)])).map((r) => r.word));
 }
 
 /* The statistics of common words asked for the first time (no rollup yet):
