@@ -36,7 +36,7 @@ struct ctx {
 	PGconn *conn;
 	long timeout_ms;           /* conn's statement_timeout (pg.c) */
 	PGconn *wconn;             /* to DATABASE_URL for writes, when reads go to a replica */
-	time_t write_failed;       /* when a write last failed (none tried for a minute) */
+	time_t write_failed;       /* when a write last failed, monotonic s (none tried for a minute) */
 };
 
 struct req {

@@ -259,18 +259,26 @@ static bool write_on(PGconn *conn, const struct sqlq *q)
 	return exec_command(conn, ok ? "COMMIT" : "ROLLBACK") && ok;
 }
 
+static time_t monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* After a failure (a read-only replica, a primary away) no write is tried
  * for a minute: each would log again, or wait for a connection. */
 bool pg_write(struct ctx *ctx, const struct sqlq *q)
 {
 	PGconn *conn;
 
-	if (ctx->write_failed && time(NULL) - ctx->write_failed < 60)
+	if (ctx->write_failed && monotonic_seconds() - ctx->write_failed < 60)
 		return false;
 	conn = write_conn(ctx);
 	if (conn && write_on(conn, q))
 		return true;
-	ctx->write_failed = time(NULL);
+	ctx->write_failed = monotonic_seconds();
 	return false;
 }
 

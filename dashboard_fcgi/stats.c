@@ -181,10 +181,12 @@ static void write_by(struct jw *w, const PGresult *by, enum group_by g)
 }
 
 /* The answers of the queries (by is NULL without group_by; totals is
- * NULL when the groups carry the totals from column totals_at on). */
+ * NULL when the groups carry the totals from column totals_at on);
+ * rollup: the totals and groups came from the rollups. */
 struct stats_results {
 	PGresult *totals, *groups, *by;
 	int totals_at;
+	bool rollup;
 };
 
 static void write_timeline(struct jw *w, const PGresult *groups, long long from_ms,
@@ -262,15 +264,16 @@ static int use_rollup(struct req *r, const struct filters *f)
 #define WATCH_MIN_REQUESTS 20000
 
 /* Asks for the rollup of a search whose statistics summed many captures,
- * or marks it used (sql/014_search_rollup.sql). On a read-only replica
- * this fails (logged) and the statistics stay as answered. */
+ * or marks a watched one used (sql/014_search_rollup.sql: at most hourly,
+ * a write). When it cannot be written (logged) the statistics stay as
+ * answered. */
 static void watch_search(struct req *r, const struct filters *f, const struct stats_results *sr)
 {
 	const PGresult *totals = sr->totals ? sr->totals : sr->groups;
 	struct sqlq q;
 
 	if (!f->search || !queries_stats_rollup_fits(f) ||
-	    pj_long(totals, 0, sr->totals_at + TC_REQUESTS, 0) < WATCH_MIN_REQUESTS)
+	    (!sr->rollup && pj_long(totals, 0, sr->totals_at + TC_REQUESTS, 0) < WATCH_MIN_REQUESTS))
 		return;
 	sqlq_init(&q);
 	queries_search_watch(&q, f);
@@ -294,6 +297,7 @@ static bool run_all(struct req *r, const struct filters *f, enum group_by g, lon
 
 	if (rollup < 0)
 		return false;
+	sr->rollup = rollup;
 	sqlq_init(&q);
 	if (rollup) {
 		queries_stats_totals_rollup(&q, f);
@@ -322,7 +326,7 @@ out:
 
 void api_stats(struct req *r)
 {
-	struct stats_results sr = { NULL, NULL, NULL, 0 };
+	struct stats_results sr = { NULL, NULL, NULL, 0, false };
 	enum group_by g = GROUP_NONE;
 	struct filters f;
 	struct qstring qs;

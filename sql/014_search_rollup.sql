@@ -27,11 +27,16 @@ CREATE TABLE captures_search_watch (
     search_method text,
     added_at      timestamptz NOT NULL DEFAULT now(),
     used_at       timestamptz NOT NULL DEFAULT now(),
-    built_from    timestamptz
+    built_from    timestamptz,
+    -- the one pattern ILIKE refuses, and only when it reaches the end: a
+    -- build would fail on some row, and every refresh with it
+    CONSTRAINT captures_search_watch_like_check
+        CHECK (search_like IS NULL OR search_like !~ '(^|[^\\])(\\\\)*\\$')
 );
 CREATE UNIQUE INDEX captures_search_watch_key ON captures_search_watch
     (search, coalesce(search_like, ''), coalesce(search_method, ''));
 COMMENT ON TABLE captures_search_watch IS 'Searches whose /api/stats are rolled up in captures_rollup_searches; recorded by the dashboard when a search''s statistics sum many captures, dropped by captures_rollup_refresh() after 30 days unused or when over 100.';
+COMMENT ON CONSTRAINT captures_search_watch_like_check ON captures_search_watch IS 'search_like does not end with an odd number of backslashes (an escape with nothing after it, which ILIKE refuses).';
 COMMENT ON INDEX captures_search_watch_key IS 'One watch per search as the dashboard matches it.';
 COMMENT ON COLUMN captures_search_watch.id IS 'Key of the rollup rows (captures_rollup_searches.watch).';
 COMMENT ON COLUMN captures_search_watch.search IS 'The search text, matched with websearch_to_tsquery(''simple'', search) against captures.search.';
@@ -196,10 +201,8 @@ END $$;
 COMMENT ON FUNCTION captures_rollup_search_build(captures_search_watch, timestamptz, timestamptz) IS 'Rebuilds the captures_rollup_searches hour rows of [lo, hi) of watch w from captures and the day rows of the days they touch; returns the hour rows written.';
 
 -- Rebuilds the rows of [lo, hi) of watch p_watch, or (NULL) of every watch
--- from where it starts (built_from; not yet started: none). A watch whose
--- build fails is dropped with a warning rather than stopping every rollup
--- (the dashboard's searches do not fail; one typed in psql might).
--- Returns the hour rows written.
+-- from where it starts (built_from; not yet started: none). Returns the
+-- hour rows written.
 CREATE FUNCTION captures_rollup_searches_build(lo timestamptz, hi timestamptz,
                                                p_watch integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -216,16 +219,11 @@ BEGIN
     LOOP
         wlo := CASE WHEN p_watch IS NULL THEN greatest(lo, w.built_from) ELSE lo END;
         CONTINUE WHEN wlo >= hi;
-        BEGIN
-            written := written + captures_rollup_search_build(w, wlo, hi);
-        EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'captures_rollup_searches_build: dropping the watch of %: %', w.search, SQLERRM;
-            DELETE FROM captures_search_watch WHERE id = w.id;
-        END;
+        written := written + captures_rollup_search_build(w, wlo, hi);
     END LOOP;
     RETURN written;
 END $$;
-COMMENT ON FUNCTION captures_rollup_searches_build(timestamptz, timestamptz, integer) IS 'Rebuilds the captures_rollup_searches hour rows of [lo, hi) of watch p_watch, or (NULL) of every watch from its built_from on, and the day rows of the days they touch; a watch whose build fails is dropped with a warning. Returns the hour rows written.';
+COMMENT ON FUNCTION captures_rollup_searches_build(timestamptz, timestamptz, integer) IS 'Rebuilds the captures_rollup_searches hour rows of [lo, hi) of watch p_watch, or (NULL) of every watch from its built_from on, and the day rows of the days they touch; returns the hour rows written.';
 
 -- As in 011_rollup_calls.sql, and the watched searches too; captures_rollup
 -- first. Each build reads the captures committed when it starts: a capture
@@ -267,6 +265,7 @@ BEGIN
             written := written + captures_rollup_searches_build(lo, w.built_from, w.id);
             w.built_from := lo;
             UPDATE captures_search_watch SET built_from = lo WHERE id = w.id;
+            EXIT WHEN NOT FOUND; -- deleted by hand meanwhile
         END LOOP;
     END LOOP;
     RETURN written;

@@ -101,11 +101,11 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 	/* One check_all refresh of ours that ran (while the proxy's own holds
 	 * the lock, ours returns at once and changes nothing). */
 	async function refreshed() {
-		const at = async () => (await s.query('SELECT checked_at FROM captures_rollup_state'))[0].checked_at;
+		const at = async () => (await s.query('SELECT checked_at::text AS t FROM captures_rollup_state'))[0].t;
 		const before = await at();
 		for (const t0 = Date.now(); ;) {
 			await s.query('SELECT captures_rollup_refresh(true)');
-			if (String(await at()) !== String(before)) return;
+			if (await at() !== before) return;
 			assert.ok(Date.now() - t0 < 20000, 'a refresh of ours runs within 20 s');
 			await new Promise((r) => setTimeout(r, 100));
 		}
@@ -157,44 +157,53 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 
 	test('a rollup that starts inside the range, or has not started, adds up with the captures around it', async () => {
 		await untilRolled();
-		// one transaction, rolled back: the proxy's refresh waits for the
-		// watch rows changed here instead of moving them on
+		// one transaction, rolled back: the proxy's refresh does not see the
+		// watches made or moved here
 		const c = new pg.Client({ connectionString: s.databaseUrl });
 		await c.connect();
 		const q = async (sql, params) => (await c.query(sql, params)).rows;
 		try {
 			await q('BEGIN');
 			// a search naming a method, and one too short for the ILIKE extra
-			await q(`INSERT INTO captures_search_watch (search, search_like, search_method, built_from)
-				VALUES ('post', '%post%', 'POST', capture_hour(now()) - interval '40 hours'),
-				       ('my', NULL, NULL, capture_hour(now()) - interval '40 hours')`);
-			await q(`SELECT captures_rollup_searches_build(capture_hour(now()) - interval '40 hours',
+			// built from the start of the day before yesterday, read from 05:00
+			// on: the day rows of yesterday (whole) are read with hour rows
+			// around them and the captures before
+			const start = "capture_day(now()) - interval '2 days' + interval '5 hours'";
+			await q(`INSERT INTO captures_search_watch (search, search_like, search_method)
+				VALUES ('post', '%post%', 'POST'), ('my', NULL, NULL)`);
+			await q(`SELECT captures_rollup_searches_build(capture_day(now()) - interval '2 days',
 				(SELECT rolled_until FROM captures_rollup_state), id)
 				FROM captures_search_watch WHERE search IN ('post', 'my')`);
+			await q(`UPDATE captures_search_watch SET built_from = ${start} WHERE search IN ('post', 'my')`);
 			const searches = [
 				["'invoice', '%invoice%', NULL", MATCH],
 				["'post', '%post%', 'POST'", "(search @@ websearch_to_tsquery('simple', 'post') OR path ILIKE '%post%' OR id::text ILIKE '%post%' OR method = 'POST')"],
 				["'my', NULL, NULL", "search @@ websearch_to_tsquery('simple', 'my')"],
 			];
-			const starts = ["capture_hour(now()) - interval '30 hours'", 'NULL'];
+			const starts = [start, 'NULL'];
 			const froms = [null, new Date(Date.now() - 50 * 3600e3).toISOString(), new Date(Date.now() - 20 * 3600e3 - 600e3).toISOString()];
 			for (const start of starts) {
 				await q(`UPDATE captures_search_watch SET built_from = ${start} WHERE search = 'invoice'`);
 				for (const [args, w] of searches) {
 					for (const from of froms) {
 						const what = `${args} from ${from} built from ${start}`;
-						const [t] = await q(`SELECT requests::int AS n, failed::int, prompt_tokens::int AS prompt,
-							first_ms::text, last_ms::text
+						const [{ p50, p95, ...t }] = await q(`SELECT requests::int AS n, failed::int, prompt_tokens::int AS prompt,
+							first_ms::text, last_ms::text, p50_ms AS p50, p95_ms AS p95
 							FROM captures_stats_totals($1, NULL, NULL, NULL, NULL, NULL, NULL, ${args})`, [from]);
 						const g = await q(`SELECT set, requests::int AS n FROM captures_stats_groups($1, NULL, NULL, 3600, 30,
 							NULL, NULL, NULL, NULL, ${args})`, [from]);
-						const [e] = await q(`SELECT count(*)::int AS n, count(*) FILTER (WHERE status >= 400)::int AS failed,
+						const [{ p50: e50, p95: e95, ...e }] = await q(`SELECT count(*)::int AS n,
+							count(*) FILTER (WHERE status >= 400)::int AS failed,
 							coalesce(sum(prompt_tokens), 0)::int AS prompt,
 							(extract(epoch FROM min(started_at)) * 1000)::int8::text AS first_ms,
-							(extract(epoch FROM max(started_at)) * 1000)::int8::text AS last_ms
+							(extract(epoch FROM max(started_at)) * 1000)::int8::text AS last_ms,
+							percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+							percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
 							FROM captures WHERE ${w} AND ($1::timestamptz IS NULL OR started_at >= $1)`, [from]);
 						assert.ok(e.n > 0, `${what}: matches something`);
 						assert.deepEqual(t, e, `${what}: totals`);
+						assert.ok(Math.abs(p50 - e50) <= 0.03 * e50, `${what}: p50 ${p50} vs ${e50}`);
+						assert.ok(Math.abs(p95 - e95) <= 0.03 * e95, `${what}: p95 ${p95} vs ${e95}`);
 						const sum = (set) => g.filter((r) => r.set === set).reduce((a, r) => a + r.n, 0);
 						assert.equal(sum(1), e.n, `${what}: per model`);
 						assert.equal(sum(2), e.n, `${what}: per hour`);
@@ -218,6 +227,33 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		await insert(4, "now() - interval '50 hours'", "interval '1 second'");
 		await refreshed();
 		await check('search=invoice', MATCH, false);
+	});
+
+	test('after a price change the searches are rolled up again, and read the same meanwhile', async () => {
+		await untilRolled();
+		// rows the rebuild must replace, then model_prices' statement
+		// trigger marks every rollup stale (sql/007_attribution.sql)
+		await s.query("UPDATE captures_rollup_searches SET requests = requests + 1000 WHERE period = 'hour'");
+		await s.query('UPDATE model_prices SET valid_from = valid_from WHERE false');
+		await check('search=invoice', MATCH, false);
+		for (const t0 = Date.now(); ;) {
+			const [{ stale }] = await s.query(`SELECT count(*)::int AS stale FROM captures_rollup_searches
+				WHERE period = 'hour' AND requests > 1000`);
+			if (!stale && await rolled()) break;
+			assert.ok(Date.now() - t0 < 30000, 'rolled up again within 30 s');
+			await s.query('SELECT captures_rollup_refresh()');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		await check('search=invoice', MATCH, false);
+	});
+
+	test('a pattern ILIKE would refuse cannot be watched (it would fail every refresh)', async () => {
+		await assert.rejects(s.query(String.raw`SELECT captures_search_watch('x', '%invoice\', NULL)`),
+			/captures_search_watch_like_check/);
+		await assert.rejects(s.query(String.raw`INSERT INTO captures_search_watch (search, search_like) VALUES ('x', 'a\\\')`),
+			/captures_search_watch_like_check/);
+		await s.query(String.raw`SELECT captures_search_watch('x', '%invoice\\%', NULL)`);
+		await s.query("DELETE FROM captures_search_watch WHERE search = 'x'");
 	});
 
 	test('a watch unused for 30 days is dropped with its rows', async () => {
