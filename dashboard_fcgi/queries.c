@@ -473,7 +473,7 @@ void queries_search_rolled(struct sqlq *q, const struct filters *f)
 {
 	int from = f->has_from ? sqlq_param_long(q, f->from_us) : sqlq_param(q, NULL);
 
-	sqlq_add(q, "SELECT captures_search_rolled(");
+	sqlq_add(q, "SELECT rolled, stale FROM captures_search_rolled(");
 	search_args(q, f);
 	sqlq_add(q, ", " TS_PARAM ")", from);
 }

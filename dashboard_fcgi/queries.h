@@ -106,8 +106,9 @@ bool queries_stats_rollup_fits(const struct filters *f);
  * from latency histograms (within 3 %). Only when
  * queries_stats_rollup_fits(f). */
 void queries_stats_totals_rollup(struct sqlq *q, const struct filters *f);
-/* One boolean: whether the rollup of f's search reaches back to f's start
- * (else its statistics are read from the captures). */
+/* One row: whether the rollup of f's search reaches back to f's start
+ * (else its statistics are read from the captures), and whether its watch
+ * is due to be marked used (queries_search_watch). */
 void queries_search_rolled(struct sqlq *q, const struct filters *f);
 /* Records that the statistics of f's search were read (a write: run it
  * with pg_write). */

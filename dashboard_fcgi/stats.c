@@ -182,11 +182,12 @@ static void write_by(struct jw *w, const PGresult *by, enum group_by g)
 
 /* The answers of the queries (by is NULL without group_by; totals is
  * NULL when the groups carry the totals from column totals_at on);
- * rollup: the totals and groups came from the rollups. */
+ * rollup: the totals and groups came from the rollups; stale: the
+ * search's watch is due to be marked used. */
 struct stats_results {
 	PGresult *totals, *groups, *by;
 	int totals_at;
-	bool rollup;
+	bool rollup, stale;
 };
 
 static void write_timeline(struct jw *w, const PGresult *groups, long long from_ms,
@@ -239,8 +240,9 @@ static PGresult *run(struct req *r, struct sqlq *q)
 
 /* Whether the totals and the groups come from the hourly rollups (see
  * queries_stats_rollup_fits): a search's only once its rollup reaches the
- * start of the range. -1 after answering r with an error. */
-static int use_rollup(struct req *r, const struct filters *f)
+ * start of the range (sr->stale set too). -1 after answering r with an
+ * error. */
+static int use_rollup(struct req *r, const struct filters *f, struct stats_results *sr)
 {
 	PGresult *res;
 	struct sqlq q;
@@ -254,6 +256,7 @@ static int use_rollup(struct req *r, const struct filters *f)
 	queries_search_rolled(&q, f);
 	res = pg_run(r, &q, false);
 	yes = !res ? -1 : PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
+	sr->stale = res && PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 1), "t");
 	PQclear(res);
 	sqlq_release(&q);
 	return yes;
@@ -263,17 +266,20 @@ static int use_rollup(struct req *r, const struct filters *f)
  * a rollup of their own: read from the captures they take ~100 ms. */
 #define WATCH_MIN_REQUESTS 20000
 
-/* Asks for the rollup of a search whose statistics summed many captures,
- * or marks a watched one used (sql/014_search_rollup.sql: at most hourly,
- * a write). When it cannot be written (logged) the statistics stay as
+/* Asks for the rollup of a search whose statistics summed many captures
+ * read from the captures, or marks a rolled up one used when that is due
+ * (hourly): a write, which a watched search read every few seconds does
+ * not pay. When it cannot be written (logged) the statistics stay as
  * answered. */
 static void watch_search(struct req *r, const struct filters *f, const struct stats_results *sr)
 {
 	const PGresult *totals = sr->totals ? sr->totals : sr->groups;
 	struct sqlq q;
 
-	if (!f->search || !queries_stats_rollup_fits(f) ||
-	    (!sr->rollup && pj_long(totals, 0, sr->totals_at + TC_REQUESTS, 0) < WATCH_MIN_REQUESTS))
+	if (!f->search || !queries_stats_rollup_fits(f))
+		return;
+	if (sr->rollup ? !sr->stale :
+	    pj_long(totals, 0, sr->totals_at + TC_REQUESTS, 0) < WATCH_MIN_REQUESTS)
 		return;
 	sqlq_init(&q);
 	queries_search_watch(&q, f);
@@ -291,7 +297,7 @@ static void watch_search(struct req *r, const struct filters *f, const struct st
 static bool run_all(struct req *r, const struct filters *f, enum group_by g, long bucket_s,
 		    struct stats_results *sr)
 {
-	int rollup = use_rollup(r, f);
+	int rollup = use_rollup(r, f, sr);
 	struct sqlq q;
 	bool ok = false;
 
@@ -326,7 +332,7 @@ out:
 
 void api_stats(struct req *r)
 {
-	struct stats_results sr = { NULL, NULL, NULL, 0, false };
+	struct stats_results sr = { NULL, NULL, NULL, 0, false, false };
 	enum group_by g = GROUP_NONE;
 	struct filters f;
 	struct qstring qs;

@@ -362,19 +362,22 @@ END $$;
 COMMENT ON FUNCTION captures_search_watch(text, text, text) IS 'Records that the statistics of a search (text, ILIKE pattern, method) were read: a new watch, which the next captures_rollup_refresh() starts to build, or a fresher used_at.';
 
 -- Whether the rollup of a search reaches back to p_from (NULL: the oldest
--- capture): the statistics then read it; else they read the captures.
+-- capture): the statistics then read it, else they read the captures; and
+-- whether its watch's used_at is over an hour old (the dashboard then
+-- writes it, and only then: captures_search_watch).
 CREATE FUNCTION captures_search_rolled(p_search text, p_search_like text, p_search_method text,
                                        p_from timestamptz)
-RETURNS boolean LANGUAGE sql STABLE AS $$
+RETURNS TABLE (rolled boolean, stale boolean) LANGUAGE sql STABLE AS $$
     -- the statistics read the captures up to the first whole hour of the
     -- range anyway; the oldest capture is looked up only when needed
     SELECT coalesce(w.built_from < s.rolled_until
                     AND (w.built_from <= capture_hour(p_from - interval '1 microsecond') + interval '1 hour'
                          OR w.built_from <= (SELECT capture_hour(min(c.started_at)) FROM captures c)),
-                    false)
+                    false),
+           coalesce(w.used_at < now() - interval '1 hour', false)
     FROM captures_search_watch_of(p_search, p_search_like, p_search_method) w, captures_rollup_state s
 $$;
-COMMENT ON FUNCTION captures_search_rolled(text, text, text, timestamptz) IS 'true when captures_rollup_searches holds the search (text, ILIKE pattern, method) from the first whole hour after p_from (or from the oldest capture) to captures_rollup_state.rolled_until.';
+COMMENT ON FUNCTION captures_search_rolled(text, text, text, timestamptz) IS 'rolled: captures_rollup_searches holds the search (text, ILIKE pattern, method) from the first whole hour after p_from (or from the oldest capture) to captures_rollup_state.rolled_until; stale: its watch was last marked used over an hour ago.';
 
 -- --- statistics ------------------------------------------------------------------
 -- As in 011_rollup_calls.sql (planned per call, as 013_stats_custom_plans.sql

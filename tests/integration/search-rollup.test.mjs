@@ -84,7 +84,7 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 	const insert = (n, start, step) => insertCaptures(s, n, start, step);
 
 	async function rolled(from = null) {
-		const [{ yes }] = await s.query(`SELECT captures_search_rolled('invoice', '%invoice%', NULL, $1) AS yes`, [from]);
+		const [{ yes }] = await s.query(`SELECT rolled AS yes FROM captures_search_rolled('invoice', '%invoice%', NULL, $1)`, [from]);
 		return yes;
 	}
 
@@ -153,6 +153,19 @@ describe('statistics of a watched search (captures_rollup_searches)', () => {
 		} finally {
 			await s.query("UPDATE captures_rollup_searches SET requests = requests - 1000 WHERE period = 'hour'");
 		}
+	});
+
+	test('reading a rolled up search marks its watch used, once an hour', async () => {
+		await untilRolled();
+		const usedAgo = async () => (await s.query(`SELECT extract(epoch FROM now() - used_at)::int AS s
+			FROM captures_search_watch WHERE search = 'invoice'`))[0].s;
+		await s.query("UPDATE captures_search_watch SET used_at = now() - interval '2 hours' WHERE search = 'invoice'");
+		// under 20,000 matches: marked used because it is read from the rollup
+		await check('search=invoice&model=gpt-4o-mini', `${MATCH} AND model = 'gpt-4o-mini'`, false);
+		assert.ok(await usedAgo() < 60, 'used_at is now');
+		await s.query("UPDATE captures_search_watch SET used_at = now() - interval '30 minutes' WHERE search = 'invoice'");
+		await check('search=invoice', MATCH, false);
+		assert.ok(await usedAgo() >= 1790, 'used_at within the hour is left as it is');
 	});
 
 	test('a rollup that starts inside the range, or has not started, adds up with the captures around it', async () => {

@@ -180,7 +180,7 @@ async function untilRolled(words) {
 	await withDb(async (q) => {
 		for (const w of words) {
 			for (;;) {
-				const [{ yes }] = await q('SELECT captures_search_rolled($1, $2, NULL, NULL) AS yes', [w, likeOf(w)]);
+				const [{ yes }] = await q('SELECT rolled AS yes FROM captures_search_rolled($1, $2, NULL, NULL)', [w, likeOf(w)]);
 				if (yes) break;
 				if (Date.now() - t0 > 600000) throw new Error(`${w}: not rolled up after 10 minutes`);
 				await new Promise((r) => setTimeout(r, 500));
