@@ -760,6 +760,45 @@ describe('GET /api/export', () => {
 				` csv ${Math.round(COST_ROWS / csvMs * 1000)} rows/s`);
 		});
 
+		/* A key filter is not rolled up: these are read from the captures by
+		 * the dashboard's own queries (queries_stats_once, queries_group_by),
+		 * which price per model and UTC day in SQL of their own. */
+		test('/api/stats over a year of calls, read from the captures: cost per call\'s day, per model, per bucket', async () => {
+			// captures_cost rounds each call to 8 decimals; the statistics price sums
+			const money = (got, want, n, what) => assert.ok(want === null ? got === null : Math.abs(got - want) <= n * 1e-8,
+				`${what}: cost ${got}, want ${want}`);
+			const st = JSON.parse((await get(s, `/api/stats?key=${COST_KEY}`)).text);
+			const byModel = await s.query(`SELECT model, count(*)::int AS n, sum(cost_usd)::float8 AS cost
+				FROM captures_cost WHERE key_fingerprint = $1 GROUP BY model`, [COST_KEY]);
+			const [all] = await s.query(`SELECT count(*)::int AS n, sum(cost_usd)::float8 AS cost
+				FROM captures_cost WHERE key_fingerprint = $1`, [COST_KEY]);
+			assert.equal(st.total_requests, COST_ROWS);
+			money(st.cost_usd, all.cost, all.n, 'total');
+			assert.equal(st.models.length, byModel.length);
+			for (const m of byModel) {
+				const got = st.models.find((x) => x.model === m.model);
+				assert.equal(got?.requests, m.n, `models: ${m.model}`);
+				money(got.cost_usd, m.cost, m.n, `models: ${m.model}`);
+			}
+			const width = st.timeline.bucket_seconds;
+			assert.ok(width > 86400, `a year in buckets of days or more (got ${width} s)`);
+			const buckets = await s.query(`SELECT (extract(epoch FROM date_bin($2 * interval '1 second', started_at,
+					timestamptz 'epoch')) * 1000)::int8::text AS t, count(*)::int AS n, sum(cost_usd)::float8 AS cost
+				FROM captures_cost WHERE key_fingerprint = $1 GROUP BY 1`, [COST_KEY, width]);
+			const points = new Map(st.timeline.points.map((p) => [String(p.t), p]));
+			for (const b of buckets) {
+				assert.equal(points.get(b.t)?.requests, b.n, `timeline at ${b.t}`);
+				money(points.get(b.t).cost_usd, b.cost, b.n, `timeline at ${b.t}`);
+			}
+			const grouped = JSON.parse((await get(s, `/api/stats?group_by=model&key=${COST_KEY}`)).text).groups;
+			assert.equal(grouped.length, byModel.length);
+			for (const m of byModel) {
+				const got = grouped.find((x) => x.key === m.model);
+				assert.equal(got?.requests, m.n, `group_by=model: ${m.model}`);
+				money(got.cost_usd, m.cost, m.n, `group_by=model: ${m.model}`);
+			}
+		});
+
 		test('a client that leaves mid-batch frees the thread at once: the batch is cancelled, not read out', async () => {
 			const mark = s.log().length;
 			let left = 0;
