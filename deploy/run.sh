@@ -37,12 +37,21 @@ else
 fi
 export DATABASE_URL
 
-# spawn-fcgi gives each program its listening socket as fd 0, as lighttpd does.
+# spawn-fcgi gives each program its listening socket as fd 0, as lighttpd
+# does. -n: it execs the program instead of forking it off with stderr on
+# /dev/null, so the program's log reaches ours and $! is its pid.
 spawn_program() {
-	local name=$1
+	local name=$1 pid i=0
 	rm -f "$run/$name.sock"
-	spawn-fcgi -s "$run/$name.sock" -M 0600 -P "$run/$name.spawn.pid" -- "$CAPTURE_BIN/$name" >/dev/null ||
-		die "spawn-fcgi could not start $name"
+	spawn-fcgi -n -s "$run/$name.sock" -M 0600 -- "$CAPTURE_BIN/$name" &
+	pid=$!
+	echo "$pid" >"$run/$name.spawn.pid"
+	while [ ! -S "$run/$name.sock" ]; do
+		kill -0 "$pid" 2>/dev/null || die "spawn-fcgi could not start $name"
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || die "$name did not open $run/$name.sock"
+		sleep 0.05
+	done
 }
 
 start_nginx() {
@@ -55,6 +64,7 @@ start_nginx() {
 	sed -e "s#@RUN@#$run#g; s#@TMP@#$CAPTURE_TMP#g; s#@ROOT@#$root#g" \
 	    -e "s#@PROXY_LISTEN@#$listen_p#; s#@WEB_LISTEN@#$listen_w#" \
 	    -e "s#@MAX_BODY_KB@#$CAPTURE_MAX_REQUEST_KB#" \
+	    -e "s#@AUTH_LINES@#${auth_file:+auth_basic \"capture dashboard\"; auth_basic_user_file \"$auth_file\";}#" \
 	    -e "s#@USER_LINE@#$([ "$(id -u)" = 0 ] && echo 'user root root;')#" "$root/deploy/nginx.conf" >"$conf"
 	spawn_program proxy_fcgi
 	spawn_program dashboard_fcgi
@@ -84,11 +94,16 @@ trap 'stop_all; trap - EXIT; exit 0' INT TERM
 
 "$root/deploy/migrate.sh" "$DATABASE_URL"
 
+# The login, for either front server (lighttpd: web-auth.conf; nginx:
+# auth_basic lines in start_nginx).
+auth_file=""
 if [ -n "$DASHBOARD_AUTH_FILE" ]; then
 	[ -r "$DASHBOARD_AUTH_FILE" ] || die "DASHBOARD_AUTH_FILE: cannot read $DASHBOARD_AUTH_FILE"
+	auth_file="$(cd "$(dirname "$DASHBOARD_AUTH_FILE")" && pwd)/$(basename "$DASHBOARD_AUTH_FILE")"
+	case "$auth_file" in *[\"\#\&\\]*) die "DASHBOARD_AUTH_FILE: its path may not hold \", #, & or \\" ;; esac
 	cat >"$run/web-auth.conf" <<AUTH
 auth.backend = "htpasswd"
-auth.backend.htpasswd.userfile = "$(cd "$(dirname "$DASHBOARD_AUTH_FILE")" && pwd)/$(basename "$DASHBOARD_AUTH_FILE")"
+auth.backend.htpasswd.userfile = "$auth_file"
 auth.require = ( "/" => ( "method" => "basic", "realm" => "capture dashboard", "require" => "valid-user" ) )
 AUTH
 else

@@ -5,7 +5,7 @@
 // One stack with PAGE_SIZE=5 and a known set of captures: plain and streamed
 // chats, a Responses API stream, embeddings, a model list with a query string,
 // binary speech, upstream errors, and a prompt full of HTML and SQL syntax.
-// A second stack checks the optional login (DASHBOARD_AUTH_FILE, lighttpd mod_auth).
+// Two more stacks check the optional login (DASHBOARD_AUTH_FILE) under lighttpd (mod_auth) and nginx (auth_basic).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -564,14 +564,14 @@ describe('few matches are looked for in the last day, then the week, then before
 	});
 });
 
-describe('dashboard login (DASHBOARD_AUTH_FILE)', () => {
+for (const front of ['lighttpd', 'nginx']) describe(`dashboard login (DASHBOARD_AUTH_FILE) under ${front}`, () => {
 	let s, dir;
 
 	before(async () => {
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dash-auth-'));
 		const hash = execFileSync('openssl', ['passwd', '-apr1', 'correct horse'], { encoding: 'utf8' }).trim();
 		fs.writeFileSync(path.join(dir, 'htpasswd'), `admin:${hash}\n`);
-		s = await startStack({ name: 'dashauth', env: { DASHBOARD_AUTH_FILE: path.join(dir, 'htpasswd') } });
+		s = await startStack({ name: `dashauth-${front}`, env: { CAPTURE_FRONT: front, DASHBOARD_AUTH_FILE: path.join(dir, 'htpasswd') } });
 	});
 	after(async () => {
 		try { await s?.stop(); } finally { fs.rmSync(dir, { recursive: true, force: true }); }
@@ -586,6 +586,10 @@ describe('dashboard login (DASHBOARD_AUTH_FILE)', () => {
 			assert.equal((await get(s, p, basic('admin', 'wrong'))).status, 401, `${p} with a wrong password`);
 			assert.equal((await get(s, p, basic('admin', 'correct horse'))).status, 200, `${p} with the password`);
 		}
+		const css = await get(s, '/static/css/app.css', basic('admin', 'correct horse'));
+		assert.equal(css.headers['cache-control'], 'no-cache', 'static files are revalidated');
+		assert.match(String(css.headers['content-security-policy']), /^default-src 'none'/);
+		assert.equal(css.headers['x-content-type-options'], 'nosniff');
 		const proxied = await rawRequest(`${s.proxyUrl}/v1/models`);
 		assert.notEqual(proxied.status, 401, 'the proxy port has no dashboard login');
 	});

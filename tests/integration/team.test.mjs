@@ -484,6 +484,34 @@ describe('cost, views and age retention', () => {
 		assert.equal(rows[3].capture_user, null);
 	});
 
+	/* Every SQL statement in the README's "Query with psql" section runs
+	 * (each in a transaction rolled back), so a renamed column fails here. */
+	test('the README\'s psql queries run against the views', async () => {
+		const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+		const section = readme.slice(readme.indexOf('### Query with psql'), readme.indexOf('\n## Dashboard'));
+		const blocks = [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
+		const statements = blocks.join('\n').replace(/^--.*$/gm, '').split(/;\s*\n/).map((x) => x.trim()).filter(Boolean);
+		assert.ok(statements.length >= 6, `statements found: ${statements.length}`);
+		const c = await pool.connect();
+		try {
+			const [{ n }] = (await c.query('SELECT count(*)::int AS n FROM captures')).rows;
+			assert.ok(n > 0, 'captures to query');
+			for (const sql of statements) {
+				await c.query('BEGIN');
+				try {
+					const r = await c.query(sql.replace("'...'", '(SELECT id FROM captures LIMIT 1)'));
+					if (/FROM recent_calls LIMIT 10/.test(sql)) assert.equal(r.rows.length, Math.min(n, 10), 'the last ten calls');
+				} catch (e) {
+					assert.fail(`README query failed: ${sql}\n${e.message}`);
+				} finally {
+					await c.query('ROLLBACK');
+				}
+			}
+		} finally {
+			c.release();
+		}
+	});
+
 	test('usage_by_model_day, usage_by_key, usage_by_user and errors add up the calls made', async () => {
 		const today = "(now() AT TIME ZONE 'UTC')::date";
 		const byModel = await s.query(`SELECT * FROM usage_by_model_day WHERE day = ${today} ORDER BY model NULLS LAST`);
@@ -751,6 +779,9 @@ describe('under nginx (CAPTURE_FRONT=nginx)', () => {
 		}
 		assert.match(procCmd(pid), /nginx/, `pid ${pid} is nginx`);
 		assert.equal(fs.existsSync(path.join(s.varDir, 'run', 'lighttpd.pid')), false, 'no lighttpd');
+		// spawn-fcgi must not leave the programs' log on /dev/null
+		for (const name of ['proxy_fcgi', 'dashboard_fcgi'])
+			assert.match(s.log(), new RegExp(`${name} INFO serving with`), `${name} logs to the service's log`);
 	});
 
 	test('chat completion through the openai SDK, with its capture row', async () => {
