@@ -144,6 +144,7 @@ describe('proxy with default settings', () => {
 		assert.equal(u.json.messages[1].content, 'Say marmalade ünïcødé 😀');
 
 		const row = await s.waitForCapture(id);
+		assert.equal(row.instance, process.env.INSTANCE_NAME || os.hostname(), 'INSTANCE_NAME unset: the host name');
 		assert.equal(row.method, 'POST');
 		assert.equal(row.path, '/v1/chat/completions');
 		assert.equal(row.query, null);
