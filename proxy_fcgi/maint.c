@@ -13,7 +13,9 @@
 #include "banned.h"
 
 #define PRUNE_BATCH 5000
-#define PRUNE_EVERY_S 10
+#define TICK_S 10               /* the rollup refresh, and the shortest prune interval */
+#define PRUNE_KEEP_PER_S 20000  /* a history of keep captures is pruned every keep/this s */
+#define PRUNE_MAX_EVERY_S 60
 #define PARTITIONS_EVERY_S 3600
 
 struct maint {
@@ -49,6 +51,18 @@ static long query_number(struct maint *m, const char *sql, const char *param)
 		db_log_error(sql, m->db, res);
 	PQclear(res);
 	return n;
+}
+
+/* Seconds between two prunes of a history of keep captures. Finding the
+ * cut walks keep index entries (75 ms for a million), so a long history is
+ * checked less often; what it overshoots meanwhile is small beside it. */
+static time_t prune_every_s(long keep)
+{
+	long s = keep / PRUNE_KEEP_PER_S;
+
+	if (s < TICK_S)
+		return TICK_S;
+	return s > PRUNE_MAX_EVERY_S ? PRUNE_MAX_EVERY_S : s;
 }
 
 static void prune(struct maint *m)
@@ -110,19 +124,22 @@ static void sleep_or_stop(struct maint *m, int seconds)
 static void *maint_main(void *arg)
 {
 	struct maint *m = arg;
-	time_t last_partitions = 0;
+	time_t last_partitions = 0, last_prune = 0;
+	long keep = m->cfg->max_requests_history;
 
 	while (!stopping(m)) {
 		if (ensure_connected(m) == 0) {
 			if (time(NULL) - last_partitions >= PARTITIONS_EVERY_S &&
 			    partitions(m) == 0)
 				last_partitions = time(NULL);
-			if (m->cfg->max_requests_history > 0)
+			if (keep > 0 && time(NULL) - last_prune >= prune_every_s(keep)) {
 				prune(m);
+				last_prune = time(NULL);
+			}
 			/* the dashboard's statistics read hourly sums: bring them up to date */
 			query_number(m, "SELECT captures_rollup_refresh()", NULL);
 		}
-		sleep_or_stop(m, PRUNE_EVERY_S);
+		sleep_or_stop(m, TICK_S);
 	}
 	return NULL;
 }

@@ -2,8 +2,9 @@
  *
  * A thread with its own connection creates daily partitions ahead of time
  * and drops those past MAX_REQUESTS_AGE_DAYS (hourly), prunes to
- * MAX_REQUESTS_HISTORY in small batches and refreshes the statistics rollup
- * (every 10 s), so none of it ever holds up the writer's inserts. */
+ * MAX_REQUESTS_HISTORY in small batches (every 10 s, a long history up to
+ * every minute) and refreshes the statistics rollup (every 10 s), so none
+ * of it ever holds up the writer's inserts. */
 #ifndef MAINT_H
 #define MAINT_H
 
