@@ -343,7 +343,7 @@ void queries_bounds(struct sqlq *q, bool first)
 	" OR completion_tokens IS NOT NULL) AS cached," \
 	" count(*) FILTER (WHERE prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL) AS used"
 
-/* Cost and unpriced calls of a row of g (model, day, sums), priced by the
+/* Cost and unpriced calls of a row of g (model, sums), priced by the
  * lateral pr (capture_price_rows: no row when the model has no price). */
 #define GROUP_COST \
 	" CASE WHEN g.used > 0 THEN capture_cost_tokens(pr.input_per_mtok," \

@@ -15,7 +15,8 @@
 #define TIMELINE_POINTS 120
 
 /* The smallest round bucket that cuts span_s seconds into at most
- * TIMELINE_POINTS buckets. */
+ * TIMELINE_POINTS buckets. Each width divides a day or is whole days, so
+ * UTC days nest in buckets or buckets in days (queries.c prices per day). */
 static long bucket_seconds(long long span_s)
 {
 	static const long widths[] = {

@@ -39,17 +39,18 @@ export DATABASE_URL
 
 # spawn-fcgi gives each program its listening socket as fd 0, as lighttpd
 # does. -n: it execs the program instead of forking it off with stderr on
-# /dev/null, so the program's log reaches ours and $! is its pid.
+# /dev/null, so the program's log reaches ours and $! is its pid. The
+# program writes its pid file once set up (config, database, threads).
 spawn_program() {
 	local name=$1 pid i=0
-	rm -f "$run/$name.sock"
+	rm -f "$run/$name.sock" "$run/$name.pid"
 	spawn-fcgi -n -s "$run/$name.sock" -M 0600 -- "$CAPTURE_BIN/$name" &
 	pid=$!
 	echo "$pid" >"$run/$name.spawn.pid"
-	while [ ! -S "$run/$name.sock" ]; do
-		kill -0 "$pid" 2>/dev/null || die "spawn-fcgi could not start $name"
+	while [ ! -s "$run/$name.pid" ]; do
+		pid_running "$pid" || die "$name did not start (see its log above)"
 		i=$((i + 1))
-		[ "$i" -lt 200 ] || die "$name did not open $run/$name.sock"
+		[ "$i" -lt 600 ] || die "$name did not start within 30 s"
 		sleep 0.05
 	done
 }
@@ -58,6 +59,8 @@ start_nginx() {
 	local conf=$run/nginx.conf listen_p listen_w
 	command -v nginx >/dev/null && command -v spawn-fcgi >/dev/null ||
 		die "CAPTURE_FRONT=nginx needs nginx and spawn-fcgi (apt-get install nginx-light spawn-fcgi)"
+	# sed and nginx would read these in the path as syntax
+	case "$auth_file" in *[\"\#\&\$\\]*) die "DASHBOARD_AUTH_FILE: under nginx its path may not hold \", #, &, \$ or \\" ;; esac
 	case "$PROXY_HOST" in *:*) listen_p="[$PROXY_HOST]:$PROXY_PORT" ;; *) listen_p="$PROXY_HOST:$PROXY_PORT" ;; esac
 	listen_w=$web_sock
 	mkdir -p "$CAPTURE_TMP"
@@ -69,7 +72,8 @@ start_nginx() {
 	spawn_program proxy_fcgi
 	spawn_program dashboard_fcgi
 	nginx -t -q -e stderr -c "$conf" -p "$run" || die "nginx rejected $conf (see above)"
-	nginx -e stderr -c "$conf" -p "$run" &
+	# setsid: Ctrl-C must reach run.sh only, which stops nginx gracefully
+	setsid nginx -e stderr -c "$conf" -p "$run" &
 	lpid=$!
 }
 
@@ -100,7 +104,6 @@ auth_file=""
 if [ -n "$DASHBOARD_AUTH_FILE" ]; then
 	[ -r "$DASHBOARD_AUTH_FILE" ] || die "DASHBOARD_AUTH_FILE: cannot read $DASHBOARD_AUTH_FILE"
 	auth_file="$(cd "$(dirname "$DASHBOARD_AUTH_FILE")" && pwd)/$(basename "$DASHBOARD_AUTH_FILE")"
-	case "$auth_file" in *[\"\#\&\\]*) die "DASHBOARD_AUTH_FILE: its path may not hold \", #, & or \\" ;; esac
 	cat >"$run/web-auth.conf" <<AUTH
 auth.backend = "htpasswd"
 auth.backend.htpasswd.userfile = "$auth_file"

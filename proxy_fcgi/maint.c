@@ -53,19 +53,29 @@ static long query_number(struct maint *m, const char *sql, const char *param)
 	return n;
 }
 
-/* Seconds between two prunes of a history of keep captures. Finding the
- * cut walks keep index entries (75 ms for a million), so a long history is
- * checked less often; what it overshoots meanwhile is small beside it. */
-static time_t prune_every_s(long keep)
+/* Seconds until the next prune of a history of keep captures, the last
+ * one having deleted pruned. Finding the cut walks keep index entries
+ * (75 ms for a million), so a long history is checked less often, unless
+ * captures come in fast enough to overshoot it by 1 % meanwhile. */
+static time_t prune_every_s(long keep, long pruned)
 {
 	long s = keep / PRUNE_KEEP_PER_S;
 
-	if (s < TICK_S)
+	if (s < TICK_S || pruned > keep / 100)
 		return TICK_S;
 	return s > PRUNE_MAX_EVERY_S ? PRUNE_MAX_EVERY_S : s;
 }
 
-static void prune(struct maint *m)
+static time_t now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
+/* Returns the number of captures deleted. */
+static long prune(struct maint *m)
 {
 	char keep[24];
 	long n, total = 0;
@@ -79,6 +89,7 @@ static void prune(struct maint *m)
 	if (total)
 		log_info("pruned %ld captures beyond MAX_REQUESTS_HISTORY=%ld", total,
 			 m->cfg->max_requests_history);
+	return total;
 }
 
 /* Creates the coming days' partitions and drops those past
@@ -124,18 +135,15 @@ static void sleep_or_stop(struct maint *m, int seconds)
 static void *maint_main(void *arg)
 {
 	struct maint *m = arg;
-	time_t last_partitions = 0, last_prune = 0;
+	time_t partitions_due = now_s(), prune_due = now_s();
 	long keep = m->cfg->max_requests_history;
 
 	while (!stopping(m)) {
 		if (ensure_connected(m) == 0) {
-			if (time(NULL) - last_partitions >= PARTITIONS_EVERY_S &&
-			    partitions(m) == 0)
-				last_partitions = time(NULL);
-			if (keep > 0 && time(NULL) - last_prune >= prune_every_s(keep)) {
-				prune(m);
-				last_prune = time(NULL);
-			}
+			if (now_s() >= partitions_due && partitions(m) == 0)
+				partitions_due = now_s() + PARTITIONS_EVERY_S;
+			if (keep > 0 && now_s() >= prune_due)
+				prune_due = now_s() + prune_every_s(keep, prune(m));
 			/* the dashboard's statistics read hourly sums: bring them up to date */
 			query_number(m, "SELECT captures_rollup_refresh()", NULL);
 		}

@@ -780,8 +780,11 @@ describe('under nginx (CAPTURE_FRONT=nginx)', () => {
 		assert.match(procCmd(pid), /nginx/, `pid ${pid} is nginx`);
 		assert.equal(fs.existsSync(path.join(s.varDir, 'run', 'lighttpd.pid')), false, 'no lighttpd');
 		// spawn-fcgi must not leave the programs' log on /dev/null
-		for (const name of ['proxy_fcgi', 'dashboard_fcgi'])
-			assert.match(s.log(), new RegExp(`${name} INFO serving with`), `${name} logs to the service's log`);
+		for (const name of ['proxy_fcgi', 'dashboard_fcgi']) {
+			const line = new RegExp(`${name} INFO serving with`);
+			for (let i = 0; i < 50 && !line.test(s.log()); i++) await new Promise((r) => setTimeout(r, 100));
+			assert.match(s.log(), line, `${name} logs to the service's log`);
+		}
 	});
 
 	test('chat completion through the openai SDK, with its capture row', async () => {
